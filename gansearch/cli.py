@@ -1,0 +1,169 @@
+"""The command line: a thin edge that turns domain errors into one-line messages and exit codes."""
+
+import functools
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from .errors import DatasetError, GansearchError, PluginError, StudyConfigError, StudyNotFound
+
+BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def edge(fn):
+    """Run a command; a domain error becomes ``Error: <one line>`` and exit 2 (bad input) or 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get("debug")
+        try:
+            return fn(*args, **kwargs)
+        except GansearchError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2 if isinstance(exc, BAD_INPUT) else 1)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="gansearch")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+def cli(debug):
+    """Search generator/discriminator architectures for your images with Optuna."""
+
+
+study_file = click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@cli.command()
+@study_file
+@click.option("--n-trials", type=click.IntRange(min=1), help="Override n_trials from the study file.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@edge
+def run(study, n_trials, no_progress):
+    """Run (or resume) the study described by STUDY (a study.yaml)."""
+    from .analysis import frame
+    from .runner import run_study
+
+    result = run_study(study, n_trials=n_trials, progress=not no_progress)
+    from .config import load_config
+
+    config = load_config(study)
+    df = frame(result, config.output_dir)
+    click.echo(f"study {config.name!r}: {len(df)} trials "
+               f"({', '.join(f'{n} {s}' for s, n in df['state'].value_counts().items())}); "
+               f"results in {config.output_dir}")
+    click.echo(summary_table(df))
+
+
+def summary_table(df, top: int = 5) -> str:
+    done = df[df["score"].notna()].sort_values("score").head(top)
+    if done.empty:
+        return "no complete trial yet"
+    cols = ["number", "score", "g_params", "d_params", "g.strides", "d.strides", "duration_s", "samples"]
+    view = done[[c for c in cols if c in done.columns]].copy()
+    view["score"] = view["score"].map(lambda v: f"{v:.4g}")
+    view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
+    return f"best {len(view)} trials (lower score is better):\n" + view.to_string(index=False)
+
+
+@cli.command()
+@study_file
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@edge
+def trials(study, fmt, output):
+    """Every trial of STUDY as a table, CSV, JSON or Parquet."""
+    from .analysis import trials_dataframe
+
+    df = trials_dataframe(study)
+    if fmt == "parquet":
+        if output is None:
+            raise click.UsageError("--format parquet needs -o FILE")
+        try:
+            df.to_parquet(output, index=False)
+        except ImportError:
+            raise GansearchError("parquet needs pyarrow: pip install 'gansearch[parquet]'") from None
+        return
+    if fmt == "csv":
+        text = df.to_csv(index=False)
+    elif fmt == "json":
+        text = df.to_json(orient="records", date_format="iso", indent=2) + "\n"
+    else:
+        text = df.to_string(index=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
+@cli.command()
+@study_file
+@click.option("--json", "as_json", is_flag=True, help="Print the trial as JSON.")
+@edge
+def best(study, as_json):
+    """The best trial of STUDY: its score, architecture and training settings."""
+    from .analysis import best_trial
+    from .config import load_config
+
+    trial = best_trial(study)
+    output_dir = load_config(study).output_dir
+    info = {"number": trial.number, "score": trial.value, "params": trial.params,
+            "arch": trial.user_attrs.get("arch"), "train": trial.user_attrs.get("train"),
+            "samples": str(output_dir / trial.user_attrs["samples"]) if "samples" in trial.user_attrs else None,
+            "generator": str(output_dir / trial.user_attrs["generator"]) if "generator" in trial.user_attrs else None}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"best trial: #{trial.number}  score {trial.value:.4g}")
+    arch = info["arch"]
+    for name in ("generator", "discriminator"):
+        net = arch[name]
+        click.echo(f"{name}:")
+        if name == "generator":
+            click.echo(f"  stem: z({arch['latent_dim']}) -> {net['width']}x{net['base_resolution']}x"
+                       f"{net['base_resolution']}")
+        for i, layer in enumerate(net["layers"]):
+            opts = "".join(f" {k}={v}" for k, v in layer["options"].items())
+            click.echo(f"  {i}: {layer['block']:<14} k{layer['kernel']} s{layer['stride']} -> "
+                       f"{layer['out_channels']:<4} {layer['norm']:<8} {layer['activation']}{opts}")
+        if name == "discriminator":
+            click.echo(f"  head: linear -> 1 logit")
+    click.echo("train: " + ", ".join(f"{k}={v}" for k, v in info["train"].items()))
+    click.echo(f"samples: {info['samples']}")
+    click.echo(f"generator weights: {info['generator']}")
+
+
+@cli.command()
+@click.argument("study", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@edge
+def plugins(study):
+    """Every block and dataset, with the plugin (and version) that provides it.
+
+    With STUDY, the plugins listed in that study file are included.
+    """
+    from .config import load_config
+    from .plugins import load_registry
+
+    if study is not None:
+        config = load_config(study)
+        registry = load_registry(config.plugins, base_dir=config.base_dir)
+    else:
+        registry = load_registry()
+    for title, table in (("blocks", registry.blocks), ("datasets", registry.datasets)):
+        click.echo(f"{title}:")
+        for name, provided in sorted(table.items()):
+            extra = f" scale={provided.obj.scale}" if title == "blocks" else ""
+            version = f" ({provided.version})" if provided.version else ""
+            click.echo(f"  {name:<16} {provided.plugin}{version}{extra}  {provided.obj.description}")
+
+
+def main():
+    cli(prog_name="gansearch")

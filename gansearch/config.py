@@ -1,0 +1,361 @@
+"""The study file: a strict schema, read in one place.
+
+``load_config(path)`` checks syntax and types; ``gansearch.study.prepare`` checks names against the
+registry. Every error is a ``StudyConfigError`` reading ``file: key.path: message``.
+"""
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from .errors import StudyConfigError
+
+SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+PRUNERS = ("median", "hyperband", "successive_halving", "none")
+LOSSES = ("ns", "hinge")
+DEVICES_HELP = "auto, cpu, cuda or cuda:N"
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric search range: ``{low: 1e-4, high: 1e-3, log: true}``."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+
+Param = Union[Range, list, int, float, str]  # fixed value, list of choices, or a range
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+
+@dataclass
+class NetSpace:
+    """What the search may try for one network."""
+
+    blocks: list[str]
+    kernels: list[int] = field(default_factory=lambda: [3, 4])
+    strides: list[int] = field(default_factory=lambda: [1, 2])
+    depth: IntRange | int = field(default_factory=lambda: IntRange(2, 4))
+    widths: list[int] = field(default_factory=lambda: [32, 64])
+    norms: list[str] = field(default_factory=lambda: ["batch"])
+    activations: list[str] | None = None  # default: relu (generator), lrelu (discriminator)
+    base_resolution: int = 4  # generator starts here; discriminator ends here before its linear head
+    block_options: dict[str, dict[str, list]] = field(default_factory=dict)  # narrow a block's own options
+
+
+@dataclass
+class TrainSpace:
+    """Training hyperparameters: each a fixed value, a list of choices or ``{low, high, log}``."""
+
+    steps: int = 400
+    eval_every: int = 100
+    batch_size: Param = 64
+    lr_g: Param = 2e-4
+    lr_d: Param = 2e-4
+    beta1: Param = 0.5
+    beta2: Param = 0.999
+    loss: Param = "ns"
+    latent_dim: Param = 64
+    d_steps: Param = 1
+    device: str = "auto"
+
+
+@dataclass
+class ScoreConfig:
+    samples: int = 1024  # generated (and at most real) images per Fréchet distance
+    feature_seed: int = 0  # seed of the random feature extractor; change it and scores are not comparable
+
+
+@dataclass
+class DataConfig:
+    name: str
+    resolution: int
+    channels: int | None = None  # default: the dataset's own
+    options: dict[str, Any] = field(default_factory=dict)  # every other key under data:
+
+
+@dataclass
+class StudyConfig:
+    name: str
+    data: DataConfig
+    generator: NetSpace
+    discriminator: NetSpace
+    train: TrainSpace = field(default_factory=TrainSpace)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    n_trials: int = 20
+    timeout: float | None = None
+    seed: int = 0
+    sampler: str = "tpe"
+    pruner: str = "median"
+    storage: str | None = None  # an Optuna storage URL; default sqlite in the output folder
+    output: str | None = None  # default runs/<name> beside the study file
+    plugins: list[str] = field(default_factory=list)
+    file: str = field(default="<memory>", metadata={"internal": True})
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.file).resolve().parent if self.file != "<memory>" else Path.cwd()
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.base_dir / (self.output or f"runs/{self.name}")).resolve()
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{self.output_dir / 'study.db'}"
+
+
+def load_config(path) -> StudyConfig:
+    """Read and type-check a study file."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StudyConfigError("no such study file", file=file) from None
+    except OSError as exc:
+        raise StudyConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StudyConfigError(f"malformed YAML: {where}{problem}", file=file) from None
+    return config_from_dict(raw, file=file)
+
+
+def config_from_dict(raw: Any, file: str = "<memory>") -> StudyConfig:
+    if not isinstance(raw, dict):
+        raise StudyConfigError(f"expected a mapping of study settings, got {_kind(raw)}", file=file)
+    raw = dict(raw)
+    data = raw.get("data")
+    if isinstance(data, dict):  # data: keys other than the schema's go to the dataset as options
+        known = {f.name for f in dataclasses.fields(DataConfig)} - {"options"}
+        if "options" in data:
+            raise StudyConfigError("dataset options go directly under data:", file=file, key="data.options")
+        raw["data"] = {**{k: v for k, v in data.items() if k in known},
+                       "options": {k: v for k, v in data.items() if k not in known}}
+    config = _coerce(raw, StudyConfig, "", file)
+    config.file = file
+    _check_values(config)
+    return config
+
+
+# --- the type checker -----------------------------------------------------------------------
+
+def _kind(value) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+
+
+def _fail(file, key, message):
+    raise StudyConfigError(message, file=file, key=key or None)
+
+
+def _coerce(value, hint, key, file):
+    """Check ``value`` against a type hint, returning the typed value."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _coerce_dataclass(value, hint, key, file)
+    if origin is Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        if hint is Param or set(args) == set(typing.get_args(Param)):
+            return _coerce_param(value, key, file)
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, file)
+            except StudyConfigError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        names = " or ".join(_hint_name(a) for a in args if a is not type(None))
+        _fail(file, key, f"expected {names}, got {_kind(value)}")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            _fail(file, key, f"expected a list of {_hint_name(item)}s, got {_kind(value)}")
+        if not value:
+            _fail(file, key, "must not be empty")
+        return [_coerce(v, item, f"{key}.{i}", file) for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        if not isinstance(value, dict):
+            _fail(file, key, f"expected a mapping, got {_kind(value)}")
+        return {str(k): _coerce(v, item, f"{key}.{k}", file) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = _yaml_float(value)
+        if value is None or not math.isfinite(value):
+            _fail(file, key, "expected a finite number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(file, key, f"expected an integer, got {_kind(value)}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            _fail(file, key, f"expected true or false, got {_kind(value)}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            _fail(file, key, f"expected a string, got {_kind(value)}")
+        return value
+    raise TypeError(f"no coercion for {hint!r}")  # a bug in the schema, not in the study file
+
+
+def _hint_name(hint) -> str:
+    if dataclasses.is_dataclass(hint):
+        return "a mapping" if hint is not IntRange else "{low, high}"
+    return {int: "integer", float: "number", str: "string", bool: "boolean"}.get(hint, str(hint))
+
+
+def _yaml_float(value):
+    """YAML 1.1 reads ``1e-4`` as a string; accept it as the number a user meant."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _coerce_dataclass(value, cls, key, file):
+    if cls is IntRange and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, dict):
+        _fail(file, key, f"expected a mapping, got {_kind(value)}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    unknown = [k for k in value if k not in fields]
+    if unknown:
+        where = f"{key}.{unknown[0]}" if key else str(unknown[0])
+        _fail(file, where, f"unknown key; allowed: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in value:
+            kwargs[name] = _coerce(value[name], hints[name], sub, file)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            _fail(file, sub, "required key is missing")
+    return cls(**kwargs)
+
+
+def _coerce_param(value, key, file):
+    if isinstance(value, dict):
+        rng = _coerce_dataclass(value, Range, key, file)
+        if rng.low >= rng.high:
+            _fail(file, key, f"low ({rng.low:g}) must be below high ({rng.high:g})")
+        if rng.log and rng.low <= 0:
+            _fail(file, f"{key}.low", "must be > 0 when log: true")
+        return rng
+    if isinstance(value, list):
+        if not value:
+            _fail(file, key, "a list of choices must not be empty")
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)) or v is None:
+                _fail(file, f"{key}.{i}", f"a choice must be a number or string, got {_kind(v)}")
+            out.append(_maybe_number(v))
+        return out
+    if value is None or isinstance(value, bool):
+        _fail(file, key, "expected a value, a list of choices or {low, high, log}")
+    return _maybe_number(value)
+
+
+def _maybe_number(v):
+    f = _yaml_float(v)
+    return f if f is not None and not str(v).isalpha() else v
+
+
+# --- value checks that need no plugins ---------------------------------------------------------
+
+_TRAIN_RULES = {  # key -> (kind, check, what is allowed)
+    "batch_size": (int, lambda v: v >= 1, "an integer >= 1"),
+    "lr_g": (float, lambda v: v > 0, "a number > 0"),
+    "lr_d": (float, lambda v: v > 0, "a number > 0"),
+    "beta1": (float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "beta2": (float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "loss": (str, lambda v: v in LOSSES, f"one of {', '.join(LOSSES)}"),
+    "latent_dim": (int, lambda v: v >= 1, "an integer >= 1"),
+    "d_steps": (int, lambda v: v >= 1, "an integer >= 1"),
+}
+
+
+def _check_values(c: StudyConfig):
+    f = c.file
+    if not c.name or "/" in c.name:
+        _fail(f, "name", "must be a non-empty name without '/'")
+    for key, value, ok, allowed in (
+        ("n_trials", c.n_trials, c.n_trials >= 1, "an integer >= 1"),
+        ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
+        ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
+        ("pruner", c.pruner, c.pruner in PRUNERS, f"one of {', '.join(PRUNERS)}"),
+        ("data.resolution", c.data.resolution, c.data.resolution >= 4, "an integer >= 4"),
+        ("data.channels", c.data.channels, c.data.channels in (None, 1, 3), "1 or 3"),
+        ("train.steps", c.train.steps, c.train.steps >= 1, "an integer >= 1"),
+        ("train.eval_every", c.train.eval_every, c.train.eval_every >= 1, "an integer >= 1"),
+        ("score.samples", c.score.samples, c.score.samples >= 64, "an integer >= 64"),
+        ("train.device", c.train.device,
+         c.train.device in ("auto", "cpu", "cuda") or c.train.device.startswith("cuda:"), DEVICES_HELP),
+    ):
+        if not ok:
+            _fail(f, key, f"{value!r} is not allowed; expected {allowed}")
+    for name, (kind, check, allowed) in _TRAIN_RULES.items():
+        _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
+    for net in ("generator", "discriminator"):
+        space: NetSpace = getattr(c, net)
+        if space.activations is None:
+            space.activations = ["relu"] if net == "generator" else ["lrelu"]
+        for key, values in (("kernels", space.kernels), ("strides", space.strides), ("widths", space.widths)):
+            for i, v in enumerate(values):
+                if v < 1:
+                    _fail(f, f"{net}.{key}.{i}", f"{v} is not allowed; expected an integer >= 1")
+        depth = space.depth if isinstance(space.depth, IntRange) else IntRange(space.depth, space.depth)
+        if not 1 <= depth.low <= depth.high:
+            _fail(f, f"{net}.depth", "expected 1 <= low <= high")
+        space.depth = depth
+        if space.base_resolution < 1 or c.data.resolution % space.base_resolution:
+            _fail(f, f"{net}.base_resolution",
+                  f"{space.base_resolution} must divide data.resolution ({c.data.resolution})")
+
+
+def _check_param(file, key, value, kind, check, allowed):
+    if isinstance(value, Range):
+        if kind is str:
+            _fail(file, key, f"a range is not allowed here; expected {allowed} or a list of them")
+        if kind is int and (value.low != int(value.low) or value.high != int(value.high)):
+            _fail(file, key, "an integer range needs integer low and high")
+        for end in ("low", "high"):
+            if not check(kind(getattr(value, end))):
+                _fail(file, f"{key}.{end}", f"expected {allowed}")
+        return
+    for i, v in enumerate(value if isinstance(value, list) else [value]):
+        where = f"{key}.{i}" if isinstance(value, list) else key
+        if kind is str:
+            ok = isinstance(v, str) and check(v)
+        elif kind is int:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() and check(int(v))
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and check(float(v))
+        if not ok:
+            _fail(file, where, f"{v!r} is not allowed; expected {allowed}")

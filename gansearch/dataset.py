@@ -1,0 +1,55 @@
+"""What a dataset plugin registers: a loader returning every image at once as one tensor."""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Required:
+    """Marks a dataset option the study must set (``options={"path": REQUIRED}``)."""
+
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = Required()
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What a study asks a dataset for."""
+
+    resolution: int  # images come back resolution × resolution
+    channels: int  # 1 (grayscale) or 3 (RGB)
+    seed: int  # for procedural or subsampled data
+    options: Mapping[str, Any] = field(default_factory=dict)  # the dataset's own options, defaults filled
+    base_dir: Path = Path(".")  # the study file's folder, for relative paths
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset: ``load(request)`` returns float32 (N, C, H, W) in [-1, 1].
+
+    ``options`` maps each option the dataset accepts to its default (``REQUIRED`` if none).
+    ``channels`` is the natural channel count, used when the study does not choose one.
+    """
+
+    name: str
+    load: Callable[[DataRequest], torch.Tensor]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    channels: int = 3
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not NAME_RE.match(self.name):
+            raise ValueError(f"dataset name {self.name!r} must match {NAME_RE.pattern}")
+        if not callable(self.load):
+            raise ValueError(f"dataset {self.name!r}: load must be callable")
+        if self.channels not in (1, 3):
+            raise ValueError(f"dataset {self.name!r}: channels must be 1 or 3")

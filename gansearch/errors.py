@@ -1,0 +1,39 @@
+"""Domain errors. The core raises these; only ``cli.py`` turns them into exit codes."""
+
+
+class GansearchError(Exception):
+    """Base class for every error gansearch raises on purpose."""
+
+
+class StudyConfigError(GansearchError):
+    """A study file is malformed, has an unknown key, a wrong type or an impossible search space.
+
+    ``str(err)`` is one line: ``file: key.path: what is wrong (what is allowed)``.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file = file
+        self.key = key
+        self.message = message
+        parts = [p for p in (file, key) if p]
+        super().__init__(": ".join([*parts, message]))
+
+
+class PluginError(GansearchError):
+    """A plugin failed to import, registered something invalid, or clashes with another plugin."""
+
+
+class BlockShapeError(PluginError):
+    """A block's module does not scale H×W the way the block declares."""
+
+
+class DatasetError(GansearchError):
+    """A dataset could not be loaded (missing folder, unreadable image, ...)."""
+
+
+class TrialDiverged(GansearchError):
+    """Training produced a non-finite loss or score; the trial fails with this reason."""
+
+
+class StudyNotFound(GansearchError):
+    """The study named by a study file has no storage yet (run it first)."""

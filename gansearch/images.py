@@ -1,0 +1,41 @@
+"""Sample grids: what a person looks at to judge a generator."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, min_cell: int = 48) -> Image.Image:
+    """(N, C, H, W) in [-1, 1] -> one PIL image, cells upscaled (nearest) to at least ``min_cell`` px."""
+    images = images.detach().float().cpu().clamp(-1, 1)
+    n, c, h, w = images.shape
+    zoom = max(1, math.ceil(min_cell / h))
+    if zoom > 1:
+        images = images.repeat_interleave(zoom, 2).repeat_interleave(zoom, 3)
+        h, w = h * zoom, w * zoom
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, dtype=np.uint8)
+    pixels = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        r, col = divmod(i, columns)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = pixels[i]
+    return Image.fromarray(grid[..., 0] if c == 1 else grid, mode="L" if c == 1 else "RGB")
+
+
+@torch.no_grad()
+def save_samples(generator: torch.nn.Module, path: Path, n: int = 64, seed: int = 0) -> Path:
+    """Write a grid of ``n`` samples from fixed noise to ``path`` (PNG)."""
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    images = generator(z)
+    generator.train(was_training)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_grid(images).save(path)
+    return path

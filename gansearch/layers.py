@@ -1,0 +1,49 @@
+"""Small helpers block authors reuse: normalisation and activation by name, exact padding."""
+
+import torch.nn as nn
+
+NORMS = ("none", "batch", "instance", "layer")
+ACTIVATIONS = ("relu", "lrelu", "tanh", "silu", "gelu", "none")
+
+
+def make_norm(name: str, channels: int) -> nn.Module:
+    """A normalisation layer over ``channels`` feature maps, by name (one of ``NORMS``)."""
+    if name == "none":
+        return nn.Identity()
+    if name == "batch":
+        return nn.BatchNorm2d(channels)
+    if name == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if name == "layer":
+        return nn.GroupNorm(1, channels)
+    raise ValueError(f"unknown norm {name!r}; allowed: {', '.join(NORMS)}")
+
+
+def make_activation(name: str) -> nn.Module:
+    """An activation by name (one of ``ACTIVATIONS``); ``lrelu`` has slope 0.2 as in DCGAN."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "lrelu":
+        return nn.LeakyReLU(0.2)
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "silu":
+        return nn.SiLU()
+    if name == "gelu":
+        return nn.GELU()
+    if name == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+
+
+def exact_pad(kernel: int, stride: int) -> nn.Module | int:
+    """Padding that makes a ``stride``-``s`` conv map H to exactly H / s, for any kernel.
+
+    Total padding is ``max(kernel - stride, 0)``. Returns an int for ``nn.Conv2d(padding=...)`` when
+    it splits evenly, otherwise an asymmetric ``nn.ZeroPad2d`` to put in front of an unpadded conv.
+    """
+    total = max(kernel - stride, 0)
+    if total % 2 == 0:
+        return total // 2
+    left = total // 2
+    return nn.ZeroPad2d((left, total - left, left, total - left))

@@ -1,0 +1,169 @@
+"""Plugin discovery and the registry of blocks and datasets they provide.
+
+Built-ins come through the same hooks as third-party plugins: ``DEFAULT_PLUGINS`` are registered
+by the plugin manager like any other module. Discovery order: entry points (group ``gansearch``,
+unless ``GANSEARCH_DISABLE_PLUGIN_AUTOLOAD`` is set), then the study's ``plugins:`` list, then
+the defaults.
+"""
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .block import Block
+from .dataset import Dataset
+from .errors import PluginError
+
+DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets")
+ENTRY_POINT_GROUP = "gansearch"
+AUTOLOAD_ENV = "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD"
+
+
+def get_plugin_manager(plugins=(), base_dir=None, entry_points: bool | None = None) -> pluggy.PluginManager:
+    """A fresh plugin manager: entry points, then ``plugins`` (module names, ``.py`` paths relative
+    to ``base_dir``, or plugin objects), then the built-ins."""
+    pm = pluggy.PluginManager("gansearch")
+    pm.add_hookspecs(hookspecs)
+    pm.gansearch_versions = {}  # plugin name -> "dist version" for the `plugins` listing
+    if entry_points is None:
+        entry_points = not os.environ.get(AUTOLOAD_ENV)
+    if entry_points:
+        _load_entry_points(pm)
+    for plugin in plugins:
+        _load_one(pm, plugin, Path(base_dir or "."))
+    from . import __version__
+
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+        pm.gansearch_versions[name] = f"gansearch {__version__}"
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
+    return pm
+
+
+def _load_entry_points(pm):
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        dist = getattr(ep, "dist", None)
+        origin = f"{dist.name} {dist.version}" if dist else ep.value
+        try:
+            module = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
+            raise PluginError(f"plugin {ep.name!r} (entry point {ep.value}, {origin}) failed to import: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        _register(pm, module, ep.name)
+        pm.gansearch_versions[ep.name] = origin
+
+
+def _load_one(pm, plugin, base_dir: Path):
+    if not isinstance(plugin, str):
+        _register(pm, plugin, None)
+        return
+    if plugin.endswith(".py") or "/" in plugin or os.sep in plugin:
+        path = (base_dir / plugin).resolve()
+        if not path.is_file():
+            raise PluginError(f"plugin {plugin!r}: no such file {path}")
+        for registered in pm.get_plugins():  # the same file installed as an entry point: use that one
+            if getattr(registered, "__file__", None) and Path(registered.__file__).resolve() == path:
+                return
+        module_name = f"gansearch_local_plugin_{path.stem}_{abs(hash(str(path))):x}"
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001
+            sys.modules.pop(module_name, None)
+            raise PluginError(f"plugin {plugin!r} failed to import: {type(exc).__name__}: {exc}") from exc
+        _register(pm, module, plugin)
+        pm.gansearch_versions[plugin] = str(path)
+        return
+    if pm.get_plugin(plugin) is not None:
+        return
+    try:
+        module = importlib.import_module(plugin)
+    except Exception as exc:  # noqa: BLE001
+        raise PluginError(f"plugin {plugin!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    _register(pm, module, plugin)
+    pm.gansearch_versions[plugin] = getattr(module, "__version__", None) or "local module"
+
+
+def _register(pm, plugin, name):
+    try:
+        pm.register(plugin, name=name)
+    except ValueError as exc:  # pluggy: the same plugin or name twice
+        raise PluginError(f"plugin {name or plugin!r} registered twice: {exc}") from exc
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {name or plugin!r}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Provided:
+    """One registered object and who provided it."""
+
+    obj: Any
+    plugin: str
+    version: str | None
+
+
+@dataclass
+class Registry:
+    """Blocks and datasets by name, each with the plugin that provided it."""
+
+    blocks: dict[str, Provided] = field(default_factory=dict)
+    datasets: dict[str, Provided] = field(default_factory=dict)
+
+    def block(self, name: str) -> Block:
+        return self.blocks[name].obj
+
+    def dataset(self, name: str) -> Dataset:
+        return self.datasets[name].obj
+
+    def plugin_of(self, block_name: str) -> str:
+        return self.blocks[block_name].plugin
+
+
+_KINDS = (("register_blocks", "blocks", Block, "block"), ("register_datasets", "datasets", Dataset, "dataset"))
+
+
+def collect(pm: pluggy.PluginManager) -> Registry:
+    """Call every ``register_*`` hook and validate what each plugin registers."""
+    registry = Registry()
+    versions = getattr(pm, "gansearch_versions", {})
+    for hook_name, attr, cls, noun in _KINDS:
+        table = getattr(registry, attr)
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(obj, _plugin=plugin_name, _table=table, _cls=cls, _noun=noun):
+                if not isinstance(obj, _cls):
+                    raise PluginError(f"plugin {_plugin!r} registered {obj!r}: expected a gansearch.{_cls.__name__}")
+                if obj.name in _table:
+                    raise PluginError(f"duplicate {_noun} name {obj.name!r}: registered by plugin "
+                                      f"{_table[obj.name].plugin!r} and by plugin {_plugin!r}")
+                _table[obj.name] = Provided(obj, _plugin, versions.get(_plugin))
+
+            try:
+                impl.function(register)
+            except PluginError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a plugin's own bug, reported with its name
+                raise PluginError(f"plugin {plugin_name!r} failed in {hook_name}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    return registry
+
+
+def load_registry(plugins=(), base_dir=None, entry_points: bool | None = None) -> Registry:
+    """Plugin manager and registry in one call."""
+    return collect(get_plugin_manager(plugins, base_dir=base_dir, entry_points=entry_points))

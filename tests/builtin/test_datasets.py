@@ -1,0 +1,161 @@
+"""The built-in datasets: digits, shapes and folder."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gansearch.builtin.datasets import register_datasets
+from gansearch.dataset import REQUIRED, DataRequest
+from gansearch.errors import DatasetError
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    found = []
+    register_datasets(found.append)
+    return {d.name: d for d in found}
+
+
+def load(datasets, name, resolution=16, channels=3, seed=0, base_dir=".", **options):
+    return datasets[name].load(DataRequest(resolution=resolution, channels=channels, seed=seed,
+                                           options=options, base_dir=base_dir))
+
+
+def solid(size, colour, mode="RGB"):
+    return Image.new(mode, size, colour)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """Three images of different sizes and formats, one nested, plus files that must be skipped."""
+    root = tmp_path_factory.mktemp("base")
+    d = root / "imgs"
+    (d / "sub").mkdir(parents=True)
+    solid((40, 30), (255, 0, 0)).save(d / "a.png")
+    solid((30, 50), (0, 255, 0)).save(d / "b.JPG", quality=95)
+    solid((64, 64), 128, "L").save(d / "sub" / "c.jpeg", quality=95)
+    solid((8, 8), (0, 0, 255)).save(d / "ignored.gif")
+    (d / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ["digits", "shapes", "folder"])
+def test_shape_dtype_range(datasets, image_dir, name, resolution, channels):
+    options = {"count": 64} if name == "shapes" else {"path": "imgs"} if name == "folder" else {}
+    x = load(datasets, name, resolution, channels, base_dir=image_dir, **options)
+    assert x.shape[1:] == (channels, resolution, resolution)
+    assert x.dtype == torch.float32 and x.is_contiguous()
+    assert torch.isfinite(x).all() and x.min() >= -1 and x.max() <= 1
+
+
+def test_registered_metadata(datasets):
+    assert set(datasets) == {"digits", "shapes", "folder"}
+    assert datasets["digits"].channels == 1 and dict(datasets["digits"].options) == {}
+    assert datasets["shapes"].channels == 3 and dict(datasets["shapes"].options) == {"count": 4096}
+    assert datasets["folder"].channels == 3
+    assert dict(datasets["folder"].options) == {"path": REQUIRED, "limit": None}
+
+
+def test_digits_all_images_not_constant(datasets):
+    x = load(datasets, "digits", 8, 1)
+    assert x.shape == (1797, 1, 8, 8)
+    assert x.min() == -1 and x.max() == 1 and x.std() > 0.3
+    assert (x.flatten(1).std(1) > 0.1).all()  # every digit has ink on a background
+
+
+def test_digits_rgb_repeats_gray(datasets):
+    x = load(datasets, "digits", 16, 3)
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])
+    assert torch.equal(x[:, :1], load(datasets, "digits", 16, 1))
+
+
+def test_shapes_seeded_and_count(datasets):
+    a = load(datasets, "shapes", 32, seed=1, count=100)
+    assert a.shape[0] == 100
+    assert torch.equal(a, load(datasets, "shapes", 32, seed=1, count=100))
+    assert not torch.equal(a, load(datasets, "shapes", 32, seed=2, count=100))
+
+
+def test_shapes_default_count(datasets):
+    assert load(datasets, "shapes", 8).shape == (4096, 3, 8, 8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes_every_image_shows_a_shape(datasets, channels):
+    x = load(datasets, "shapes", 16, channels, count=500).flatten(1)
+    spread = x.max(1).values - x.min(1).values
+    assert (spread > 0.15).all()  # a shape that differs from its background, in gray too
+
+
+def test_shapes_rejects_bad_count(datasets):
+    with pytest.raises(DatasetError, match="count"):
+        load(datasets, "shapes", count=0)
+
+
+def test_folder_reads_sorted_recursive(datasets, image_dir):
+    x = load(datasets, "folder", 16, 3, base_dir=image_dir, path="imgs")
+    assert x.shape == (3, 3, 16, 16)  # a.png, b.JPG, sub/c.jpeg; .gif and .txt skipped
+    means = x.mean((2, 3))
+    assert torch.allclose(means[0], torch.tensor([1.0, -1, -1]), atol=0.05)  # red
+    assert torch.allclose(means[1], torch.tensor([-1.0, 1, -1]), atol=0.05)  # green
+    assert torch.allclose(means[2], torch.zeros(3), atol=0.05)  # mid gray
+
+
+def test_folder_grayscale_absolute_path_and_limit(datasets, image_dir):
+    x = load(datasets, "folder", 8, 1, path=str(image_dir / "imgs"), limit=2)
+    assert x.shape == (2, 1, 8, 8)
+    assert x[0].mean().item() == pytest.approx(76 / 127.5 - 1, abs=0.02)  # red's luminance
+
+
+def test_folder_center_crop(datasets, tmp_path):
+    # 3:1 image: blue | white | blue. Resizing the short side to 16 and keeping the centre
+    # 16 × 16 keeps only the white third.
+    img = np.zeros((20, 60, 3), dtype=np.uint8)
+    img[..., 2] = 255
+    img[:, 20:40] = 255
+    (tmp_path / "wide").mkdir()
+    Image.fromarray(img).save(tmp_path / "wide" / "w.png")
+    x = load(datasets, "folder", 16, 3, base_dir=tmp_path, path="wide")
+    assert x.shape == (1, 3, 16, 16)
+    assert (x[..., 2:-2] > 0.9).all()
+    assert x.mean() > 0.8
+
+
+def error(datasets, **request):
+    with pytest.raises(DatasetError) as info:
+        load(datasets, "folder", **request)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_folder_missing(datasets, tmp_path):
+    assert f"path {tmp_path / 'nope'} does not exist" in error(datasets, base_dir=tmp_path, path="nope")
+
+
+def test_folder_not_a_directory(datasets, tmp_path):
+    (tmp_path / "file.png").write_bytes(b"")
+    assert f"{tmp_path / 'file.png'} is not a directory" in error(datasets, base_dir=tmp_path, path="file.png")
+
+
+def test_folder_without_images(datasets, tmp_path):
+    (tmp_path / "readme.txt").write_text("hi")
+    assert f"no PNG/JPEG files found in {tmp_path}" in error(datasets, path=str(tmp_path))
+
+
+@pytest.mark.parametrize("content", [b"not an image", None], ids=["garbage", "truncated"])
+def test_folder_corrupt_image(datasets, tmp_path, content):
+    bad = tmp_path / "bad.jpg"
+    if content is None:
+        solid((64, 64), (10, 200, 30)).save(bad)
+        content = bad.read_bytes()[:200]
+    bad.write_bytes(content)
+    solid((8, 8), (0, 0, 0)).save(tmp_path / "a_good.png")
+    assert f"cannot read image {bad}" in error(datasets, path=str(tmp_path))
+
+
+def test_folder_path_required(datasets, tmp_path):
+    assert "path" in error(datasets, base_dir=tmp_path, path=REQUIRED)
