@@ -67,8 +67,9 @@ def _load_entry_points(pm):
 
 
 def _load_one(pm, plugin, base_dir: Path):
-    if not isinstance(plugin, str):
-        _register(pm, plugin, None)
+    if not isinstance(plugin, str):  # a module or plugin object, named for messages by what it is
+        name = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+        _register(pm, plugin, name if pm.get_plugin(name) is None else f"{name}#{id(plugin):x}")
         return
     if plugin.endswith(".py") or "/" in plugin or os.sep in plugin:
         path = (base_dir / plugin).resolve()

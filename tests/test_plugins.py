@@ -1,0 +1,174 @@
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch.nn as nn
+from click.testing import CliRunner
+
+import gansearch
+from gansearch.builder import build_layer
+from gansearch.cli import cli
+from gansearch.plugins import collect, get_plugin_manager, load_registry
+from gansearch.spec import LayerSpec
+
+PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle"
+
+
+class WrongScale(nn.Module):
+    """Claims to upsample but keeps the size."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.conv = nn.Conv2d(a.in_channels, a.out_channels, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class WrongScalePlugin:
+    @gansearch.hookimpl
+    def register_blocks(self, register):
+        register(gansearch.Block("liar", WrongScale, scale="up", description="broken on purpose"))
+
+
+def test_builtins_come_through_the_plugin_hooks():
+    registry = load_registry(entry_points=False)
+    assert {"conv", "deconv", "upsample_conv"} <= set(registry.blocks)
+    assert {"digits", "shapes", "folder"} <= set(registry.datasets)
+    assert registry.blocks["conv"].plugin == "gansearch.builtin.blocks"
+    assert registry.datasets["digits"].plugin == "gansearch.builtin.datasets"
+
+
+def test_a_plugin_object_adds_a_block():
+    registry = load_registry([WrongScalePlugin()], entry_points=False)
+    assert registry.block("liar").scale == "up"
+
+
+def test_duplicate_block_name_names_both_plugins():
+    class Dup:
+        @gansearch.hookimpl
+        def register_blocks(self, register):
+            register(gansearch.Block("conv", WrongScale, scale="down"))
+
+    with pytest.raises(gansearch.PluginError, match=r"duplicate block name 'conv'.*gansearch.builtin.blocks.*Dup|"
+                                                    r"duplicate block name 'conv'.*Dup.*gansearch.builtin.blocks"):
+        load_registry([Dup()], entry_points=False)
+
+
+def test_registering_something_else_is_an_error():
+    class Bad:
+        @gansearch.hookimpl
+        def register_blocks(self, register):
+            register("conv")
+
+    with pytest.raises(gansearch.PluginError, match="expected a gansearch.Block"):
+        load_registry([Bad()], entry_points=False)
+
+
+def test_plugin_that_fails_to_import_names_plugin_and_cause(tmp_path):
+    (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
+    with pytest.raises(gansearch.PluginError, match=r"plugin 'broken.py' failed to import: "
+                                                    r"ModuleNotFoundError: .*not_a_module_anywhere"):
+        load_registry(["broken.py"], base_dir=tmp_path, entry_points=False)
+    with pytest.raises(gansearch.PluginError, match=r"plugin 'no_such_plugin_module' failed to import"):
+        load_registry(["no_such_plugin_module"], entry_points=False)
+    with pytest.raises(gansearch.PluginError, match=r"no such file"):
+        load_registry(["missing.py"], base_dir=tmp_path, entry_points=False)
+
+
+def test_wrong_hook_signature_is_reported():
+    class Typo:
+        @gansearch.hookimpl
+        def register_block(self, register):  # not a hook
+            pass
+
+    with pytest.raises(gansearch.PluginError, match="register_block"):
+        get_plugin_manager([Typo()], entry_points=False)
+
+
+def test_block_that_does_not_scale_as_declared_is_caught_when_built():
+    registry = load_registry([WrongScalePlugin()], entry_points=False)
+    layer = LayerSpec("liar", 3, 2, 8, "none", "relu", {})
+    with pytest.raises(gansearch.BlockShapeError) as err:
+        build_layer(registry, layer, 4, 4, "generator")
+    message = str(err.value)
+    assert "'liar'" in message and "WrongScalePlugin" in message
+    assert "(2, 4, 4, 4)" in message and "(2, 8, 4, 4)" in message and "(2, 8, 8, 8)" in message
+
+
+def test_plugin_by_path_from_a_study_file(tmp_path):
+    registry = load_registry([str(PIXELSHUFFLE / "gansearch_pixelshuffle.py")], base_dir=tmp_path,
+                             entry_points=False)
+    assert registry.block("pixel_shuffle").scale == "up"
+    assert registry.blocks["pixel_shuffle"].plugin.endswith("gansearch_pixelshuffle.py")
+
+
+def _fake_installed_plugin(tmp_path, monkeypatch):
+    """A dist-info folder on sys.path: what `pip install ./plugins/gansearch-pixelshuffle` leaves behind."""
+    site = tmp_path / "site"
+    info = site / "gansearch_pixelshuffle-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gansearch-pixelshuffle\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[gansearch]\npixelshuffle = gansearch_pixelshuffle\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(PIXELSHUFFLE))
+    monkeypatch.delitem(sys.modules, "gansearch_pixelshuffle", raising=False)
+
+
+def test_installed_plugin_is_found_through_its_entry_point(tmp_path, monkeypatch):
+    _fake_installed_plugin(tmp_path, monkeypatch)
+    monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
+    registry = load_registry()
+    assert registry.blocks["pixel_shuffle"].plugin == "pixelshuffle"
+    assert registry.blocks["pixel_shuffle"].version == "gansearch-pixelshuffle 0.1.0"
+    # the same file also named by path in a study: used once, no duplicate error
+    registry = load_registry([str(PIXELSHUFFLE / "gansearch_pixelshuffle.py")])
+    assert registry.blocks["pixel_shuffle"].plugin == "pixelshuffle"
+
+
+def test_autoload_can_be_switched_off(tmp_path, monkeypatch):
+    _fake_installed_plugin(tmp_path, monkeypatch)  # GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1 from conftest
+    assert "pixel_shuffle" not in load_registry().blocks
+
+
+def test_broken_entry_point_names_the_plugin(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    info = site / "brokenplug-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gansearch]\nbroken = brokenplug_mod\n")
+    (site / "brokenplug_mod.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
+    with pytest.raises(gansearch.PluginError, match=r"plugin 'broken' .*brokenplug 1.0.*RuntimeError: boom"):
+        load_registry()
+
+
+def test_plugins_command_lists_blocks_and_datasets_with_their_plugin(tmp_path):
+    study = tmp_path / "s.yaml"
+    study.write_text(textwrap.dedent(f"""\
+        name: s
+        plugins: [{PIXELSHUFFLE / 'gansearch_pixelshuffle.py'}]
+        data: {{name: digits, resolution: 8}}
+        generator: {{blocks: [pixel_shuffle]}}
+        discriminator: {{blocks: [conv]}}
+    """))
+    result = CliRunner().invoke(cli, ["plugins", str(study)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "blocks:"
+    conv = next(line for line in lines if line.split()[0] == "conv")
+    assert "gansearch.builtin.blocks" in conv and f"gansearch {gansearch.__version__}" in conv
+    assert any(line.split()[0] == "pixel_shuffle" and "gansearch_pixelshuffle.py" in line for line in lines)
+    assert "datasets:" in lines and any(line.split()[0] == "digits" for line in lines)
+
+
+def test_collect_reports_a_plugin_crashing_in_its_hook():
+    class Crashes:
+        @gansearch.hookimpl
+        def register_datasets(self, register):
+            raise KeyError("oops")
+
+    with pytest.raises(gansearch.PluginError, match=r"Crashes.*register_datasets.*KeyError"):
+        collect(get_plugin_manager([Crashes()], entry_points=False))

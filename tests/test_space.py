@@ -1,0 +1,122 @@
+import itertools
+import json
+
+import optuna
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gansearch.builder import build_pair
+from gansearch.config import IntRange, config_from_dict
+from gansearch.errors import StudyConfigError
+from gansearch.plugins import load_registry
+from gansearch.space import SearchSpace, stride_plans
+from gansearch.spec import ArchSpec
+
+REGISTRY = load_registry(entry_points=False)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def study_dict(resolution=16, g=None, d=None, train=None, channels=1):
+    return {"name": "t", "data": {"name": "digits", "resolution": resolution, "channels": channels},
+            "generator": {"blocks": ["deconv"], "widths": [4], **(g or {})},
+            "discriminator": {"blocks": ["conv"], "widths": [4], **(d or {})},
+            "train": train or {}}
+
+
+def space_for(raw):
+    config = config_from_dict(raw)
+    return SearchSpace(config, REGISTRY, config.data.channels or 1)
+
+
+def brute_force_feasible(strides, low, high, factor, can_resample):
+    allowed = strides if can_resample else [1]
+    return any(
+        eval("*".join(map(str, plan)) or "1") == factor  # noqa: S307 - tiny products of ints
+        for depth in range(low, high + 1) for plan in itertools.product(allowed, repeat=depth))
+
+
+net_spaces = st.fixed_dictionaries({
+    "kernels": st.lists(st.integers(1, 5), min_size=1, max_size=3, unique=True),
+    "strides": st.lists(st.integers(1, 4), min_size=1, max_size=3, unique=True),
+    "depth": st.tuples(st.integers(1, 4), st.integers(0, 2)).map(lambda t: {"low": t[0], "high": t[0] + t[1]}),
+    "norms": st.lists(st.sampled_from(["none", "batch", "instance", "layer"]), min_size=1, max_size=2, unique=True),
+    "base_resolution": st.sampled_from([1, 2, 4]),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(resolution=st.sampled_from([8, 16, 24, 32]), channels=st.sampled_from([1, 3]),
+       g=net_spaces.map(lambda d: {**d, "blocks": ["deconv", "upsample_conv", "conv"][: 1 + hash(str(d)) % 3]}),
+       d=net_spaces.map(lambda d: {**d, "blocks": ["conv"] if hash(str(d)) % 2 else ["conv", "deconv"]}),
+       seed=st.integers(0, 2**16))
+def test_every_proposed_pair_builds_with_exact_shapes(resolution, channels, g, d, seed):
+    raw = study_dict(resolution, g, d, channels=channels)
+    feasible = all(
+        resolution % net["base_resolution"] == 0 and brute_force_feasible(
+            net["strides"], net["depth"]["low"], net["depth"]["high"], resolution // net["base_resolution"],
+            any(REGISTRY.block(b).can_stride(kind) for b in net["blocks"]))
+        for kind, net in (("generator", g), ("discriminator", d)))
+    try:
+        space = space_for(raw)
+    except StudyConfigError as err:
+        assert not feasible, f"feasible space rejected: {err}"
+        return
+    assert feasible, "an infeasible space was accepted"
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for _ in range(3):
+        trial = study.ask()
+        arch, _train = space.suggest(trial, seed=1)
+        gen, disc = build_pair(arch, REGISTRY, seed=1)
+        images = gen(torch.randn(2, arch.latent_dim))
+        assert images.shape == (2, channels, resolution, resolution)
+        assert disc(images).shape == (2,)
+        study.tell(trial, 1.0)
+
+
+def test_stride_plans_are_exactly_the_products_that_reach_the_factor():
+    plans = stride_plans([1, 2, 4], IntRange(1, 3), 8, True)
+    assert sorted(plans) == sorted([(2, 4), (4, 2), (1, 2, 4), (1, 4, 2), (2, 1, 4), (2, 4, 1), (4, 1, 2),
+                                    (4, 2, 1), (2, 2, 2)])
+    assert stride_plans([2], IntRange(1, 4), 8, False) == []
+
+
+def test_parameter_names_are_readable_and_a_trial_rebuilds_from_its_params_alone():
+    raw = study_dict(16, g={"blocks": ["deconv", "upsample_conv"], "kernels": [3, 4], "widths": [4, 8]},
+                     d={"widths": [4, 8]}, train={"lr_g": {"low": 1e-4, "high": 1e-3, "log": True}, "loss": ["ns", "hinge"]})
+    space = space_for(raw)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    trial = study.ask()
+    arch, train = space.suggest(trial, seed=7)
+    names = set(trial.params)
+    assert {"g.strides", "g.0.block", "g.0.kernel", "d.strides", "d.0.kernel", "d.0.width", "lr_g", "loss"} <= names
+    assert all(name.startswith(("g.", "d.")) or name in ("lr_g", "loss") for name in names)
+    rebuilt, rebuilt_train = space.suggest(optuna.trial.FixedTrial(trial.params), seed=7)
+    assert rebuilt == arch and rebuilt_train == train
+    assert ArchSpec.from_dict(json.loads(json.dumps(arch.to_dict()))) == arch
+
+
+def test_conv_in_the_generator_only_takes_stride_one_layers():
+    raw = study_dict(16, g={"blocks": ["deconv", "conv"], "depth": {"low": 3, "high": 4}})
+    space = space_for(raw)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        arch, _ = space.suggest(trial, seed=0)
+        for layer in arch.generator.layers:
+            assert layer.stride == 1 or layer.block == "deconv"
+            seen.add((layer.block, layer.stride))
+        study.tell(trial, 0.0)
+    assert ("conv", 1) in seen and ("deconv", 2) in seen
+
+
+@pytest.mark.parametrize("g, message", [
+    ({"blocks": ["conv"]}, "none of the blocks (conv) can upsample"),
+    ({"strides": [3], "depth": 2}, "no product of 2..2 strides from [3] equals 4"),
+])
+def test_infeasible_space_is_a_config_error(g, message):
+    with pytest.raises(StudyConfigError, match="no feasible architecture") as err:
+        space_for(study_dict(16, g=g))
+    assert message in str(err.value) and err.value.key == "generator"
