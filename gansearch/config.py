@@ -52,7 +52,7 @@ class NetSpace:
     norms: list[str] = field(default_factory=lambda: ["batch"])
     activations: list[str] | None = None  # default: relu (generator), lrelu (discriminator)
     base_resolution: int = 4  # generator starts here; discriminator ends here before its linear head
-    block_options: dict[str, dict[str, list]] = field(default_factory=dict)  # narrow a block's own options
+    block_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # narrow a block's own options
 
 
 @dataclass
@@ -101,7 +101,7 @@ class StudyConfig:
     pruner: str = "median"
     storage: str | None = None  # an Optuna storage URL; default sqlite in the output folder
     output: str | None = None  # default runs/<name> beside the study file
-    plugins: list[str] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})
     file: str = field(default="<memory>", metadata={"internal": True})
 
     @property
@@ -183,9 +183,12 @@ def _coerce(value, hint, key, file):
             try:
                 return _coerce(value, arg, key, file)
             except StudyConfigError as exc:
-                errors.append(exc)
+                errors.append((arg, exc))
         if len(errors) == 1:
-            raise errors[0]
+            raise errors[0][1]
+        for arg, exc in errors:  # a mapping was meant for the dataclass branch: its error says more
+            if isinstance(value, dict) and dataclasses.is_dataclass(arg):
+                raise exc
         names = " or ".join(_hint_name(a) for a in args if a is not type(None))
         _fail(file, key, f"expected {names}, got {_kind(value)}")
     if origin is list:
@@ -253,7 +256,9 @@ def _coerce_dataclass(value, cls, key, file):
     kwargs = {}
     for name, f in fields.items():
         sub = f"{key}.{name}" if key else name
-        if name in value:
+        if name in value and value[name] == [] and f.metadata.get("may_be_empty"):
+            kwargs[name] = []
+        elif name in value:
             kwargs[name] = _coerce(value[name], hints[name], sub, file)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             _fail(file, sub, "required key is missing")
@@ -307,6 +312,8 @@ def _check_values(c: StudyConfig):
         _fail(f, "name", "must be a non-empty name without '/'")
     for key, value, ok, allowed in (
         ("n_trials", c.n_trials, c.n_trials >= 1, "an integer >= 1"),
+        ("seed", c.seed, 0 <= c.seed < 2**32, "an integer in [0, 2**32)"),
+        ("score.feature_seed", c.score.feature_seed, 0 <= c.score.feature_seed < 2**32, "an integer in [0, 2**32)"),
         ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
         ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
         ("pruner", c.pruner, c.pruner in PRUNERS, f"one of {', '.join(PRUNERS)}"),
@@ -348,6 +355,11 @@ def _check_param(file, key, value, kind, check, allowed):
         for end in ("low", "high"):
             if not check(kind(getattr(value, end))):
                 _fail(file, f"{key}.{end}", f"expected {allowed}")
+        if value.step is not None:
+            if value.step <= 0 or (kind is int and not float(value.step).is_integer()):
+                _fail(file, f"{key}.step", f"expected a{'n integer' if kind is int else ' number'} > 0")
+            if value.log:
+                _fail(file, f"{key}.step", "cannot be combined with log: true")
         return
     for i, v in enumerate(value if isinstance(value, list) else [value]):
         where = f"{key}.{i}" if isinstance(value, list) else key
@@ -356,6 +368,6 @@ def _check_param(file, key, value, kind, check, allowed):
         elif kind is int:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() and check(int(v))
         else:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and check(float(v))
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and check(float(v))
         if not ok:
             _fail(file, where, f"{v!r} is not allowed; expected {allowed}")

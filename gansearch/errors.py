@@ -28,7 +28,14 @@ class BlockShapeError(PluginError):
 
 
 class DatasetError(GansearchError):
-    """A dataset could not be loaded (missing folder, unreadable image, ...)."""
+    """A dataset could not be loaded (missing folder, unreadable image, ...).
+
+    ``option`` names the dataset option at fault, so the message can point at ``data.<option>``.
+    """
+
+    def __init__(self, message: str, option: str | None = None):
+        self.option = option
+        super().__init__(message)
 
 
 class TrialDiverged(GansearchError):

@@ -13,7 +13,7 @@ import torch
 from .builder import preflight_blocks
 from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
-from .errors import DatasetError, StudyConfigError, StudyNotFound
+from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .space import SearchSpace
 
@@ -29,7 +29,10 @@ class Prepared:
 def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -> Prepared:
     """Read, validate and resolve a study file. Raises ``StudyConfigError``/``PluginError``; writes nothing."""
     config = load_config(path)
-    registry = load_registry(config.plugins, base_dir=config.base_dir, entry_points=entry_points)
+    try:
+        registry = load_registry(config.plugins, base_dir=config.base_dir, entry_points=entry_points)
+    except PluginError as exc:
+        raise PluginError(f"{config.file}: {exc}") from exc
     file = config.file
     if config.data.name not in registry.datasets:
         raise StudyConfigError(f"unknown dataset {config.data.name!r}; available: "
@@ -53,7 +56,8 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
         try:
             data = dataset.load(request)
         except DatasetError as exc:
-            raise StudyConfigError(str(exc), file=file, key="data") from None
+            key = f"data.{exc.option}" if exc.option else "data"
+            raise StudyConfigError(str(exc), file=file, key=key) from None
         prepared.data = check_data(data, request, dataset.name, registry.datasets[dataset.name].plugin)
     return prepared
 
@@ -119,5 +123,10 @@ def open_study(config: StudyConfig, *, create: bool) -> optuna.Study:
                                      sampler=make_sampler(config), pruner=make_pruner(config))
         except KeyError:
             raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {url}") from None
-    return optuna.create_study(storage=make_storage(config), study_name=config.name, direction="minimize",
-                               sampler=make_sampler(config), pruner=make_pruner(config), load_if_exists=True)
+    try:
+        storage = make_storage(config)
+        return optuna.create_study(storage=storage, study_name=config.name, direction="minimize",
+                                   sampler=make_sampler(config), pruner=make_pruner(config), load_if_exists=True)
+    except (ValueError, ImportError, ArithmeticError) as exc:
+        raise StudyConfigError(f"cannot open storage {config.storage_url!r}: {type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0]}", file=config.file, key="storage") from None

@@ -1,7 +1,77 @@
+"""Shared test setup."""
+
+import copy
+
 import pytest
+import yaml
+
+from gansearch.plugins import AUTOLOAD_ENV
 
 
 @pytest.fixture(autouse=True)
 def _no_installed_plugins(monkeypatch):
-    """Tests never pick up whatever plugin packages happen to be installed."""
-    monkeypatch.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    """Installed entry-point plugins must never leak into a test."""
+    monkeypatch.setenv(AUTOLOAD_ENV, "1")
+
+
+# A small valid study: built-in blocks and the bundled digits, nothing to download.
+VALID_STUDY = {
+    "name": "t",
+    "data": {"name": "digits", "resolution": 16},
+    "generator": {"blocks": ["deconv", "upsample_conv"]},
+    "discriminator": {"blocks": ["conv"]},
+}
+DELETE = object()  # as a value in write_study's changes: remove that key
+
+
+def with_changes(changes=None) -> dict:
+    """VALID_STUDY with ``{"dotted.key": value}`` changes applied (``DELETE`` removes the key)."""
+    study = copy.deepcopy(VALID_STUDY)
+    for dotted, value in (changes or {}).items():
+        *parents, last = dotted.split(".")
+        node = study
+        for p in parents:
+            node = node.setdefault(p, {})
+        if value is DELETE:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return study
+
+
+@pytest.fixture
+def write_study(tmp_path):
+    """``write_study(changes=None, text=None, name="study.yaml")`` -> path of a study file in tmp_path."""
+
+    def write(changes=None, *, text=None, name="study.yaml"):
+        path = tmp_path / name
+        path.write_text(text if text is not None else yaml.safe_dump(with_changes(changes), sort_keys=False))
+        return path
+
+    return write
+
+
+TINY_STUDY = """\
+name: tiny
+seed: 0
+n_trials: {n_trials}
+pruner: none
+plugins: {plugins}
+data: {{name: digits, resolution: 8}}
+generator: {{blocks: [{g_blocks}], kernels: [3, 4], strides: [1, 2], depth: {{low: 1, high: 2}}, widths: [8, 16]}}
+discriminator: {{blocks: [conv], kernels: [3], strides: [2], depth: 1, widths: [8]}}
+train: {{steps: 20, eval_every: 10, batch_size: 32, lr_g: [2.0e-4, 5.0e-4]}}
+score: {{samples: 128}}
+"""
+
+
+@pytest.fixture
+def tiny_study(tmp_path):
+    """Write a study that trains in well under a second per trial; returns its path."""
+
+    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml"):
+        path = tmp_path / name
+        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks))
+        return path
+
+    return write

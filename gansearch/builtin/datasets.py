@@ -93,17 +93,17 @@ def load_shapes(request: DataRequest) -> torch.Tensor:
 def load_folder(request: DataRequest) -> torch.Tensor:
     """Every PNG/JPEG under ``path`` (recursive, sorted), resized by its short side and centre-cropped."""
     if request.options.get("path", REQUIRED) is REQUIRED:
-        raise DatasetError("folder dataset: option path is required")
+        raise DatasetError("folder dataset: option path is required", option="path")
     path = Path(request.options["path"]).expanduser()
     path = (path if path.is_absolute() else Path(request.base_dir) / path).resolve()
     if not path.exists():
-        raise DatasetError(f"folder dataset: path {path} does not exist")
+        raise DatasetError(f"folder dataset: path {path} does not exist", option="path")
     if not path.is_dir():
-        raise DatasetError(f"folder dataset: path {path} is not a directory")
+        raise DatasetError(f"folder dataset: path {path} is not a directory", option="path")
     files = sorted((p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
                    key=lambda p: p.relative_to(path).as_posix())
     if not files:
-        raise DatasetError(f"folder dataset: no PNG/JPEG files found in {path}")
+        raise DatasetError(f"folder dataset: no PNG/JPEG files found in {path}", option="path")
     limit = request.options.get("limit")
     if limit is not None:
         files = files[: _positive_int(limit, "folder", "limit")]
@@ -132,7 +132,7 @@ def _read_square(file: Path, mode: str, r: int) -> np.ndarray:
 
 def _positive_int(value, dataset: str, option: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DatasetError(f"{dataset} dataset: option {option} must be a positive integer, got {value!r}")
+        raise DatasetError(f"{dataset} dataset: option {option} must be a positive integer, got {value!r}", option=option)
     return value
 
 

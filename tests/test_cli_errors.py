@@ -1,0 +1,74 @@
+"""Bad input at the command line: one `Error: ...` line on stderr, exit 2, no traceback, no study created."""
+
+import pytest
+from click.testing import CliRunner
+
+from gansearch.cli import cli
+
+# (changes or raw YAML text, fragments the error line must contain besides the file name)
+BAD_INPUTS = {
+    "malformed_yaml": ("name: t\n  data: oops\n", ["malformed YAML: line 2"]),
+    "unknown_key": ({"generator.depht": 3}, ["generator.depht: unknown key; allowed: blocks"]),
+    "wrong_type": ({"generator.kernels": "3"}, ["generator.kernels: expected a list of integers"]),
+    "unknown_block": ({"generator.blocks": ["deconv", "nosuch"]},
+                      ["generator.blocks.1: unknown block 'nosuch'; available: conv, deconv, upsample_conv"]),
+    "unknown_dataset": ({"data.name": "mnist"}, ["data.name: unknown dataset 'mnist'; available: digits"]),
+    "missing_folder": ({"data": {"name": "folder", "resolution": 16, "path": "missing"}},
+                       ["data.path: folder dataset: path", "missing does not exist"]),
+    "infeasible": ({"generator.blocks": ["conv"]}, ["generator: no feasible architecture"]),
+    "bad_enum": ({"train.loss": "wgan"}, ["train.loss: 'wgan' is not allowed; expected one of ns, hinge"]),
+    "missing_file": (None, ["no such study file"]),
+    "block_options": pytest.param({"generator.block_options": {"upsample_conv": {"mode": ["bicubic"]}}},
+                                  ["generator.block_options.upsample_conv.mode"]),
+    "negative_seed": pytest.param({"seed": -1}, ["seed"]),
+}
+
+
+def invoke(tmp_path, monkeypatch, *args):
+    monkeypatch.chdir(tmp_path)  # anything written relative to the cwd lands where we look
+    return CliRunner().invoke(cli, [*args])
+
+
+def assert_one_error_line(result, *fragments):
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def assert_nothing_created(tmp_path):
+    assert not (tmp_path / "runs").exists()
+    assert not list(tmp_path.rglob("*.db"))
+
+
+@pytest.mark.parametrize("study, expected", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_study_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, write_study, study, expected):
+    if study is None:
+        path = tmp_path / "nope.yaml"
+    elif isinstance(study, str):
+        path = write_study(text=study)
+    else:
+        path = write_study(study)
+    result = invoke(tmp_path, monkeypatch, "run", "--no-progress", str(path))
+    assert_one_error_line(result, f"{path}: ", *expected)
+    assert_nothing_created(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["trials", "best"])
+def test_analysis_of_a_study_never_run(tmp_path, monkeypatch, write_study, command):
+    path = write_study()
+    result = invoke(tmp_path, monkeypatch, command, str(path))
+    assert_one_error_line(result, f"{path}: no results yet", "gansearch run")
+    assert_nothing_created(tmp_path)
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch, write_study):
+    path = write_study({"generator.depht": 3})
+    result = invoke(tmp_path, monkeypatch, "--debug", "run", str(path))
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "StudyConfigError" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"Error: {path}: generator.depht: unknown key")
+    assert_nothing_created(tmp_path)

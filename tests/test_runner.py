@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from PIL import Image
+
+import gansearch
+from gansearch import runner
+from gansearch.study import open_study, load_config
+
+PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle" / "gansearch_pixelshuffle.py"
+
+
+def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
+    path = tiny_study(n_trials=3)
+    study = gansearch.run_study(path, progress=False)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    out = path.parent / "runs" / "tiny"
+    assert (out / "study.db").exists()
+    for t in trials:
+        samples = out / t.user_attrs["samples"]
+        assert Image.open(samples).size[0] >= 8 * 48
+        state = torch.load(out / t.user_attrs["generator"])
+        assert any(k.startswith("layers.") for k in state)
+        assert t.user_attrs["steps"] == 20 and t.user_attrs["g_params"] > 0
+        assert sorted(t.intermediate_values) == [10, 20]
+
+
+def test_run_resumes_and_keeps_finished_trials(tiny_study):
+    path = tiny_study(n_trials=2)
+    first = {t.number: (t.value, t.params) for t in gansearch.run_study(path, progress=False).get_trials()}
+    study = gansearch.run_study(path, progress=False)  # already done: nothing new
+    assert len(study.get_trials()) == 2
+    study = gansearch.run_study(path, n_trials=4, progress=False)
+    after = {t.number: (t.value, t.params) for t in study.get_trials()}
+    assert len(after) == 4 and {n: after[n] for n in first} == first
+
+
+def test_two_runs_with_the_same_seed_are_identical(tiny_study, tmp_path):
+    a = gansearch.run_study(tiny_study(n_trials=3, name="a.yaml"), progress=False)
+    b_path = tmp_path / "b" / "study.yaml"
+    b_path.parent.mkdir()
+    b_path.write_text((tmp_path / "a.yaml").read_text())
+    b = gansearch.run_study(b_path, progress=False)
+    assert [(t.params, t.value) for t in a.get_trials()] == [(t.params, t.value) for t in b.get_trials()]
+
+
+def test_a_crash_mid_study_loses_no_finished_trial(tiny_study, monkeypatch):
+    path = tiny_study(n_trials=4)
+    calls = {"n": 0}
+    real_train = runner.train
+
+    def crash_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        gansearch.run_study(path, progress=False)
+    states = [t.state.name for t in open_study(load_config(path), create=False).get_trials()]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    monkeypatch.setattr(runner, "train", real_train)
+    study = gansearch.run_study(path, progress=False)
+    assert [t.state.name for t in study.get_trials()].count("COMPLETE") == 4
+
+
+def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study, monkeypatch):
+    path = tiny_study(n_trials=2)
+    real_score = runner.FrechetScorer.score
+    scores = iter([float("nan")])
+
+    def nan_once(self, g):
+        return next(scores, None) or real_score(self, g)
+
+    monkeypatch.setattr(runner.FrechetScorer, "score", nan_once)
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["fail", "complete", "complete"]
+    assert "TrialDiverged: non-finite score at step 10" in df.loc[0, "failure"]
+    assert df.loc[0, "samples"] and Path(df.loc[0, "samples"]).exists()
+
+
+def test_a_plugin_block_named_by_path_is_used_by_the_search(tiny_study):
+    path = tiny_study(n_trials=2, plugins=f"[{PIXELSHUFFLE}]", g_blocks="pixel_shuffle")
+    study = gansearch.run_study(path, progress=False)
+    for t in study.get_trials():
+        assert t.state.name == "COMPLETE"
+        assert {layer["block"] for layer in t.user_attrs["arch"]["generator"]["layers"]} == {"pixel_shuffle"}
+    g = gansearch.load_generator(path)
+    assert g(torch.randn(2, g.latent_dim)).shape == (2, 1, 8, 8)
+
+
+def test_pruned_trials_record_where_they_stopped(tiny_study):
+    path = tiny_study(n_trials=8)
+    path.write_text(path.read_text().replace("pruner: none", "pruner: median").replace(
+        "steps: 20", "steps: 40").replace("lr_g: [2.0e-4, 5.0e-4]", "lr_g: {low: 1.0e-6, high: 1.0e-2, log: true}"))
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    pruned = df[df["state"] == "pruned"]
+    assert (df["state"].isin(["complete", "pruned"])).sum() == 8
+    assert not pruned.empty, "the median pruner should stop some of 8 trials spanning lr 1e-6..1e-2"
+    assert (pruned["pruned_at"] < 40).all() and (pruned["steps"] == pruned["pruned_at"]).all()
