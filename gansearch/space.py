@@ -96,6 +96,9 @@ class SearchSpace:
             for i, v in enumerate(values):
                 if v not in allowed:
                     self._fail(f"{network}.{key}.{i}", f"unknown {key[:-1]} {v!r}; allowed: {', '.join(allowed)}")
+        if "instance" in space.norms and space.base_resolution == 1:
+            self._fail(f"{network}.norms", "instance norm needs feature maps of at least 2x2; "
+                       "use base_resolution >= 2 or another norm")
         options = {}
         for name in space.blocks:
             block = self.registry.block(name)
