@@ -36,14 +36,16 @@ def make_activation(name: str) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
 
 
-def exact_pad(kernel: int, stride: int) -> nn.Module | int:
-    """Padding that makes a ``stride``-``s`` conv map H to exactly H / s, for any kernel.
+def exact_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, **kwargs) -> nn.Module:
+    """A Conv2d that maps H to exactly H / stride for any kernel, odd or even.
 
-    Total padding is ``max(kernel - stride, 0)``. Returns an int for ``nn.Conv2d(padding=...)`` when
-    it splits evenly, otherwise an asymmetric ``nn.ZeroPad2d`` to put in front of an unpadded conv.
+    Total padding is ``max(kernel - stride, 0)``: split evenly inside the conv when it can be,
+    otherwise put in front as an asymmetric ``nn.ZeroPad2d``. ``kwargs`` go to ``nn.Conv2d``
+    (``bias``, ``groups``, ...).
     """
     total = max(kernel - stride, 0)
     if total % 2 == 0:
-        return total // 2
+        return nn.Conv2d(in_channels, out_channels, kernel, stride, padding=total // 2, **kwargs)
     left = total // 2
-    return nn.ZeroPad2d((left, total - left, left, total - left))
+    return nn.Sequential(nn.ZeroPad2d((left, total - left, left, total - left)),
+                         nn.Conv2d(in_channels, out_channels, kernel, stride, **kwargs))

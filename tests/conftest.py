@@ -1,11 +1,17 @@
 """Shared test setup."""
 
 import copy
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from gansearch.cli import cli
 from gansearch.plugins import AUTOLOAD_ENV
+
+QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +81,17 @@ def tiny_study(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory):
+    """studies/quickstart.yaml, unchanged, run through the CLI in a scratch folder."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    path = folder / "quickstart.yaml"
+    shutil.copy(QUICKSTART, path)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = CliRunner().invoke(cli, ["run", str(path)])
+    mp.undo()
+    assert result.exit_code == 0, result.output
+    return path, result

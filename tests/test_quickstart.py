@@ -1,7 +1,6 @@
 """The README's quickstart, run for real once per test session, and what a user does with its results."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,22 +14,6 @@ from gansearch.cli import cli
 from gansearch.metrics import FrechetScorer
 from gansearch.spec import ArchSpec
 from gansearch.study import prepare
-
-QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
-
-
-@pytest.fixture(scope="session")
-def quickstart(tmp_path_factory):
-    """studies/quickstart.yaml, unchanged, run through the CLI in a scratch folder."""
-    folder = tmp_path_factory.mktemp("quickstart")
-    path = folder / "quickstart.yaml"
-    shutil.copy(QUICKSTART, path)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = CliRunner().invoke(cli, ["run", str(path)])
-    mp.undo()
-    assert result.exit_code == 0, result.output
-    return path, result
 
 
 def test_quickstart_finishes_its_trials_and_prints_the_best(quickstart):

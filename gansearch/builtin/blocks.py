@@ -4,7 +4,7 @@ import torch.nn as nn
 
 from ..block import Block, BlockArgs
 from ..hookspecs import hookimpl
-from ..layers import exact_pad, make_activation, make_norm
+from ..layers import exact_conv, make_activation, make_norm
 
 
 class ConvBlock(nn.Module):
@@ -12,16 +12,13 @@ class ConvBlock(nn.Module):
 
     def __init__(self, a: BlockArgs):
         super().__init__()
-        pad = exact_pad(a.kernel, a.stride)
-        self.pad = pad if isinstance(pad, nn.Module) else nn.Identity()
-        self.conv = nn.Conv2d(a.in_channels, a.out_channels, a.kernel, a.stride,
-                              padding=0 if isinstance(pad, nn.Module) else pad, bias=a.norm == "none")
+        self.conv = exact_conv(a.in_channels, a.out_channels, a.kernel, a.stride, bias=a.norm == "none")
         self.norm = make_norm(a.norm, a.out_channels)
         self.act = make_activation(a.activation)
 
     def forward(self, x):
         # (B, C_in, H, W) -> (B, C_out, H/s, W/s)
-        return self.act(self.norm(self.conv(self.pad(x))))
+        return self.act(self.norm(self.conv(x)))
 
 
 def deconv_padding(kernel: int, stride: int) -> tuple[int, int, int]:

@@ -18,17 +18,14 @@ class PixelShuffleBlock(nn.Module):
     def __init__(self, a: gansearch.BlockArgs):
         super().__init__()
         s = a.stride
-        pad = gansearch.exact_pad(a.kernel, 1)
-        self.pad = pad if isinstance(pad, nn.Module) else nn.Identity()
-        self.conv = nn.Conv2d(a.in_channels, a.out_channels * s * s, a.kernel,
-                              padding=0 if isinstance(pad, nn.Module) else pad, bias=a.norm == "none")
+        self.conv = gansearch.exact_conv(a.in_channels, a.out_channels * s * s, a.kernel, bias=a.norm == "none")
         self.shuffle = nn.PixelShuffle(s)
         self.norm = gansearch.make_norm(a.norm, a.out_channels)
         self.act = gansearch.make_activation(a.activation)
 
     def forward(self, x):
         # (B, C_in, H, W) -> (B, C_out*s*s, H, W) -> (B, C_out, H*s, W*s)
-        return self.act(self.norm(self.shuffle(self.conv(self.pad(x)))))
+        return self.act(self.norm(self.shuffle(self.conv(x))))
 
 
 class PixelUnshuffleBlock(nn.Module):
@@ -38,16 +35,13 @@ class PixelUnshuffleBlock(nn.Module):
         super().__init__()
         s = a.stride
         self.unshuffle = nn.PixelUnshuffle(s)
-        pad = gansearch.exact_pad(a.kernel, 1)
-        self.pad = pad if isinstance(pad, nn.Module) else nn.Identity()
-        self.conv = nn.Conv2d(a.in_channels * s * s, a.out_channels, a.kernel,
-                              padding=0 if isinstance(pad, nn.Module) else pad, bias=a.norm == "none")
+        self.conv = gansearch.exact_conv(a.in_channels * s * s, a.out_channels, a.kernel, bias=a.norm == "none")
         self.norm = gansearch.make_norm(a.norm, a.out_channels)
         self.act = gansearch.make_activation(a.activation)
 
     def forward(self, x):
         # (B, C_in, H, W) -> (B, C_in*s*s, H/s, W/s) -> (B, C_out, H/s, W/s)
-        return self.act(self.norm(self.conv(self.pad(self.unshuffle(x)))))
+        return self.act(self.norm(self.conv(self.unshuffle(x))))
 
 
 @gansearch.hookimpl
