@@ -53,17 +53,17 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
     n, b, latent = data.shape[0], spec.batch_size, generator.latent_dim
     history = []
     for step in range(1, spec.steps + 1):
-        for _ in range(spec.d_steps):
+        for k in range(spec.d_steps):
             real = data[torch.randint(n, (b,), generator=gen, device=device)]
             z = torch.randn(b, latent, generator=gen, device=device)
-            with torch.no_grad():
+            last = k == spec.d_steps - 1
+            with torch.set_grad_enabled(last):  # the last fake batch also serves the generator step
                 fake = generator(z)
-            loss_d = d_loss(spec.loss, discriminator(real), discriminator(fake))
+            loss_d = d_loss(spec.loss, discriminator(real), discriminator(fake.detach()))
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-        z = torch.randn(b, latent, generator=gen, device=device)
-        loss_g = g_loss(spec.loss, discriminator(generator(z)))
+        loss_g = g_loss(spec.loss, discriminator(fake))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -1,0 +1,69 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from gansearch.errors import TrialDiverged
+from gansearch.spec import TrainSpec
+from gansearch.trainer import d_loss, g_loss, resolve_device, train
+
+
+class TinyG(nn.Module):
+    latent_dim = 4
+
+    def __init__(self, poison=False):
+        super().__init__()
+        self.net = nn.Linear(4, 16)
+        self.poison = poison
+
+    def forward(self, z):
+        x = torch.tanh(self.net(z)).view(-1, 1, 4, 4)
+        return x * float("nan") if self.poison else x
+
+
+def spec(**kw):
+    base = dict(steps=25, eval_every=10, batch_size=8, lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999, loss="ns",
+                d_steps=1, seed=0)
+    return TrainSpec(**{**base, **kw})
+
+
+def make_d():
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 1), nn.Flatten(0))
+
+
+def test_scores_every_eval_every_steps_and_at_the_end():
+    seen = []
+    result = train(TinyG(), make_d(), torch.rand(32, 1, 4, 4) * 2 - 1, spec(d_steps=2), lambda g: 1.0,
+                   lambda step, value: seen.append(step))
+    assert seen == [10, 20, 25] and result.steps == 25 and result.history[-1] == (25, 1.0)
+
+
+def test_training_moves_both_networks_and_is_reproducible():
+    def run():
+        torch.manual_seed(0)
+        g, d = TinyG(), make_d()
+        before = g.net.weight.clone(), d[1].weight.clone()
+        train(g, d, torch.rand(32, 1, 4, 4) * 2 - 1, spec(), lambda g: 0.0)
+        assert not torch.equal(before[0], g.net.weight) and not torch.equal(before[1], d[1].weight)
+        return g.net.weight
+
+    assert torch.equal(run(), run())
+
+
+def test_non_finite_loss_is_a_diverged_trial():
+    with pytest.raises(TrialDiverged, match="non-finite loss at step 10"):
+        train(TinyG(poison=True), make_d(), torch.zeros(8, 1, 4, 4), spec(), lambda g: 0.0)
+
+
+def test_losses_match_their_definitions():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    softplus = torch.nn.functional.softplus
+    assert d_loss("ns", real, fake) == pytest.approx(float(softplus(-real).mean() + softplus(fake).mean()))
+    assert d_loss("hinge", real, fake) == pytest.approx(float((1 - real).clamp(min=0).mean()
+                                                              + (1 + fake).clamp(min=0).mean()))
+    assert g_loss("hinge", fake) == pytest.approx(1.25)
+    assert g_loss("ns", fake) == pytest.approx(float(softplus(-fake).mean()))
+
+
+def test_auto_device_is_cuda_only_when_present():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu").type == "cpu"
