@@ -1,23 +1,42 @@
-"""gansearch: plugin-based architecture search for GAN generator/discriminator pairs."""
+"""gansearch: plugin-based architecture search for GAN generator/discriminator pairs.
+
+What plugin authors need (``hookimpl``, ``Block``, ``Dataset``, the layer helpers, the errors) is
+imported eagerly and cheaply; the search machinery (Optuna, pandas) loads on first use.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .analysis import best_trial, load_generator, trials_dataframe  # noqa: E402
 from .block import Block, BlockArgs  # noqa: E402
-from .config import StudyConfig, load_config  # noqa: E402
 from .dataset import REQUIRED, DataRequest, Dataset  # noqa: E402
 from .errors import (  # noqa: E402
     BlockShapeError, DatasetError, GansearchError, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
 )
 from .hookspecs import hookimpl  # noqa: E402
 from .layers import ACTIVATIONS, NORMS, exact_conv, make_activation, make_norm  # noqa: E402
-from .runner import run_study  # noqa: E402
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec  # noqa: E402
-from .study import prepare  # noqa: E402
+
+_LAZY = {  # public name -> module that defines it
+    "trials_dataframe": "analysis", "best_trial": "analysis", "load_generator": "analysis",
+    "run_study": "runner", "prepare": "study", "load_config": "config", "StudyConfig": "config",
+    "load_registry": "plugins", "get_plugin_manager": "plugins", "Registry": "plugins",
+    "build_pair": "builder", "Generator": "builder", "Discriminator": "builder",
+    "FrechetScorer": "metrics", "train": "trainer",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gansearch' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS", "ArchSpec", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
-    "GansearchError", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfig", "StudyConfigError",
-    "StudyNotFound", "TrainSpec", "TrialDiverged", "best_trial", "exact_conv", "hookimpl", "load_config",
-    "load_generator", "make_activation", "make_norm", "prepare", "run_study", "trials_dataframe",
+    "GansearchError", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
+    "StudyNotFound", "TrainSpec", "TrialDiverged", "exact_conv", "hookimpl", "make_activation", "make_norm",
+    *_LAZY,
 ]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import torch
 
@@ -38,6 +39,13 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
         row = {"number": t.number, "state": t.state.name.lower(), "score": t.value, "duration_s": duration,
                **t.params}
         row.update({k: t.user_attrs.get(k) for k in DERIVED})
+        arch = t.user_attrs.get("arch")
+        for net, prefix in (("generator", "g"), ("discriminator", "d")):
+            for i, layer in enumerate(arch[net]["layers"] if arch else ()):
+                name = f"{prefix}.{i}.stride"  # derived from the stride plan: one column per layer
+                row[name] = layer["stride"]
+                if name not in param_names:
+                    param_names.append(name)
         for key in ("samples", "generator"):
             rel = t.user_attrs.get(key)
             row[key] = str(output_dir / rel) if rel else None
@@ -52,10 +60,13 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
 
 
 def best_trial(study_file):
-    """The study's best complete trial (an ``optuna.trial.FrozenTrial``)."""
+    """The study's best complete trial (an ``optuna.trial.FrozenTrial``); pruned trials never count."""
     config = load_config(study_file)
-    study = open_study(config, create=False)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    return _best(open_study(config, create=False), study_file)
+
+
+def _best(study, study_file):
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         raise GansearchError(f"{study_file}: no complete trial yet")
     return min(complete, key=lambda t: t.value)
@@ -65,7 +76,7 @@ def load_generator(study_file, number: int | None = None, device="cpu") -> Gener
     """Rebuild a trial's generator from storage alone (its stored spec and weights); default: the best."""
     config = load_config(study_file)
     study = open_study(config, create=False)
-    trial = best_trial(study_file) if number is None else next(
+    trial = _best(study, study_file) if number is None else next(
         (t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if trial is None:
         raise GansearchError(f"{study_file}: no trial number {number}")

@@ -111,21 +111,23 @@ def count_params(module: nn.Module) -> int:
 
 
 def preflight_blocks(space) -> None:
-    """Build every listed block at every kernel and stride the study may use, on a tiny input.
+    """Build every listed block at every kernel, stride and output width the study may use, on a tiny input.
 
-    A block that does not scale H×W as it declares fails here, before any study is created.
+    A block that does not build, or does not scale H×W as it declares, fails here, before any study is created.
     """
     for network, choices in space.nets.items():
         strides = sorted({s for plan in choices.plans for s in plan})
+        widths = {min(choices.space.widths), max(choices.space.widths)}
+        if network == "generator":
+            widths.add(space.channels)  # the last layer outputs the image
         for name in choices.space.blocks:
             block = space.registry.block(name)
             option_sets = [dict(zip(block.options, values)) for values in
                            itertools.product(*[choices.block_options[name][k] for k in block.options])]
-            for stride in strides:
+            for stride, kernel, width, options in itertools.product(
+                    strides, choices.space.kernels, sorted(widths), option_sets):
                 if stride > 1 and not block.can_stride(network):
                     continue
                 size = 4 * stride if block.scale == "down" else 4
-                for kernel in choices.space.kernels:
-                    for options in option_sets:
-                        layer = LayerSpec(name, kernel, stride, 4, "none", "relu", options)
-                        build_layer(space.registry, layer, 3, size, network)
+                build_layer(space.registry, LayerSpec(name, kernel, stride, width, "none", "relu", options),
+                            3, size, network)

@@ -51,7 +51,8 @@ def run(study, n_trials, no_progress):
     from .analysis import frame
     from .runner import run_study
 
-    result = run_study(study, n_trials=n_trials, progress=not no_progress)
+    debug = click.get_current_context().find_root().params.get("debug")
+    result = run_study(study, n_trials=n_trials, progress=not no_progress, verbose=debug)
     from .config import load_config
 
     config = load_config(study)
@@ -63,7 +64,7 @@ def run(study, n_trials, no_progress):
 
 
 def summary_table(df, top: int = 5) -> str:
-    done = df[df["score"].notna()].sort_values("score").head(top)
+    done = df[df["state"] == "complete"].sort_values("score").head(top)
     if done.empty:
         return "no complete trial yet"
     cols = ["number", "score", "g_params", "d_params", "g.strides", "d.strides", "duration_s", "samples"]

@@ -6,6 +6,7 @@ registry. Every error is a ``StudyConfigError`` reading ``file: key.path: messag
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Union
 import yaml
 
 from .errors import StudyConfigError
+from .metrics import FEATURE_DIM
 
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -170,7 +172,7 @@ def _coerce(value, hint, key, file):
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _coerce_dataclass(value, hint, key, file)
-    if origin is Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is Union or origin is types.UnionType:
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
@@ -321,7 +323,8 @@ def _check_values(c: StudyConfig):
         ("data.channels", c.data.channels, c.data.channels in (None, 1, 3), "1 or 3"),
         ("train.steps", c.train.steps, c.train.steps >= 1, "an integer >= 1"),
         ("train.eval_every", c.train.eval_every, c.train.eval_every >= 1, "an integer >= 1"),
-        ("score.samples", c.score.samples, c.score.samples >= 64, "an integer >= 64"),
+        ("score.samples", c.score.samples, c.score.samples >= FEATURE_DIM,
+         f"an integer >= {FEATURE_DIM} (the feature dimension), so the covariance has full rank"),
         ("train.device", c.train.device,
          c.train.device in ("auto", "cpu", "cuda") or c.train.device.startswith("cuda:"), DEVICES_HELP),
     ):

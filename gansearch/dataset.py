@@ -1,6 +1,5 @@
 """What a dataset plugin registers: a loader returning every image at once as one tensor."""
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,7 +7,7 @@ from typing import Any
 
 import torch
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+from .block import NAME_RE
 
 
 class Required:

@@ -11,7 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import TrialDiverged
+
 FEATURE_SIZE = 32  # every image is resized to this before feature extraction
+FEATURE_DIM = 2 * (64 + 96)  # means and standard deviations of the last two stages' channels
 
 
 class RandomFeatures(nn.Module):
@@ -28,7 +31,7 @@ class RandomFeatures(nn.Module):
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
                 conv.bias.zero_()
         self.requires_grad_(False)
-        self.dim = 2 * (64 + 96)
+        self.dim = FEATURE_DIM
 
     @torch.no_grad()
     def forward(self, x):
@@ -77,15 +80,18 @@ class FrechetScorer:
         self.real_mu, self.real_sigma = self._real_stats(real, feature_seed, cache_dir)
 
     def _real_stats(self, real, feature_seed, cache_dir):
-        subset = real[: max(self.samples, 2048)]  # all of small datasets; a fixed prefix of large ones
+        n = max(self.samples, 2048)  # all of a small dataset; a seeded random subset of a large one
+        if len(real) > n:
+            real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(feature_seed))[:n]]
+        subset = real
         key = None
         if cache_dir is not None:
             digest = hashlib.sha1(subset.cpu().numpy().tobytes()).hexdigest()[:16]
             key = Path(cache_dir) / f"real_stats_{feature_seed}_{digest}.pt"
             if key.exists():
-                cached = torch.load(key)
+                cached = torch.load(key, map_location="cpu")
                 return cached["mu"], cached["sigma"]
-        mu, sigma = statistics(self._extract(subset))
+        mu, sigma = (t.cpu() for t in statistics(self._extract(subset)))
         if key is not None:
             key.parent.mkdir(parents=True, exist_ok=True)
             tmp = key.with_suffix(".tmp")
@@ -109,5 +115,8 @@ class FrechetScorer:
             z = torch.randn(n, generator.latent_dim, generator=gen, device=self.device)
             feats.append(self.features(generator(z)))
         generator.train(was_training)
-        mu, sigma = statistics(torch.cat(feats))
+        feats = torch.cat(feats)
+        if not torch.isfinite(feats).all():
+            raise TrialDiverged("the generator produced non-finite images")
+        mu, sigma = statistics(feats)
         return frechet_distance(self.real_mu, self.real_sigma, mu, sigma)

@@ -53,10 +53,11 @@ def get_plugin_manager(plugins=(), base_dir=None, entry_points: bool | None = No
 
 def _load_entry_points(pm):
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None:
-            continue
         dist = getattr(ep, "dist", None)
         origin = f"{dist.name} {dist.version}" if dist else ep.value
+        if pm.get_plugin(ep.name) is not None:
+            raise PluginError(f"two installed packages declare the gansearch plugin {ep.name!r}: "
+                              f"{pm.gansearch_versions.get(ep.name)} and {origin}")
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
@@ -96,6 +97,8 @@ def _load_one(pm, plugin, base_dir: Path):
         module = importlib.import_module(plugin)
     except Exception as exc:  # noqa: BLE001
         raise PluginError(f"plugin {plugin!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    if pm.is_registered(module):  # also installed, and already loaded through its entry point
+        return
     _register(pm, module, plugin)
     pm.gansearch_versions[plugin] = getattr(module, "__version__", None) or "local module"
 

@@ -1,7 +1,6 @@
 """``gansearch run``: the Optuna objective, resume, progress and per-trial artifacts."""
 
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -43,31 +42,33 @@ class Objective:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("train", spec.to_dict())
-        g, d = build_pair(arch, self.p.registry, seed)
-        trial.set_user_attr("g_params", count_params(g))
-        trial.set_user_attr("d_params", count_params(d))
-        g, d = g.to(self.device), d.to(self.device)
-        folder = trial_dir(cfg.output_dir, trial.number)
-        steps = [0]
+        g = None
+        steps = 0
 
         def on_eval(step, value):
-            steps[0] = step
+            nonlocal steps
+            steps = step
             trial.report(value, step)
             if trial.should_prune():
                 trial.set_user_attr("pruned_at", step)
                 raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
 
         try:
+            g, d = build_pair(arch, self.p.registry, seed)
+            trial.set_user_attr("g_params", count_params(g))
+            trial.set_user_attr("d_params", count_params(d))
+            g, d = g.to(self.device), d.to(self.device)
             result = train(g, d, self.data, spec, self.scorer.score, on_eval)
-            steps[0] = result.steps
+            steps = result.steps
             return result.score
-        except Exception as exc:
+        except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if not isinstance(exc, optuna.TrialPruned):
                 trial.set_user_attr("failure", f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            trial.set_user_attr("steps", steps[0])
-            self._save(trial, g, folder)
+            trial.set_user_attr("steps", steps)
+            if g is not None:
+                self._save(trial, g, trial_dir(cfg.output_dir, trial.number))
 
     def _save(self, trial, g, folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,40 +81,39 @@ class Objective:
 
 
 def run_study(path, n_trials: int | None = None, progress: bool = True, entry_points: bool | None = None,
-              out=sys.stderr) -> optuna.Study:
+              out=sys.stderr, verbose: bool = False) -> optuna.Study:
     """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned)."""
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
     cfg = prepared.config
     target = n_trials or cfg.n_trials
-    device = resolve_device(cfg.train.device)
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     study = open_study(cfg, create=True)
-    objective = Objective(prepared, device)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     if finished >= target:
         return study
+    objective = Objective(prepared, resolve_device(cfg.train.device))
     bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
                dynamic_ncols=True)
-    failures = [0]
-    started = time.monotonic()
+    failures = 0
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
+        nonlocal failures
         done = len(study.get_trials(deepcopy=False, states=FINISHED))
-        failures[0] = 0 if trial.state in FINISHED else failures[0] + 1
+        failures = 0 if trial.state in FINISHED else failures + 1
         if trial.state in FINISHED:
             bar.update(1)
         best = _best_value(study)
         bar.set_postfix_str(f"best {best:.4g}" if best is not None else "no complete trial yet")
         if trial.state == TrialState.FAIL:
             bar.write(f"trial {trial.number} failed: {trial.user_attrs.get('failure', 'see log')}")
-        if done >= target or failures[0] >= MAX_CONSECUTIVE_FAILURES:
+        if done >= target or failures >= MAX_CONSECUTIVE_FAILURES:
             study.stop()
 
-    remaining_time = None if cfg.timeout is None else max(cfg.timeout - (time.monotonic() - started), 0)
-    try:
-        study.optimize(objective, timeout=remaining_time, callbacks=[callback], catch=(GansearchError, RuntimeError))
+    try:  # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
+        study.optimize(objective, timeout=cfg.timeout, callbacks=[callback], catch=(Exception,))
     finally:
         bar.close()
-    if failures[0] >= MAX_CONSECUTIVE_FAILURES:
+    if failures >= MAX_CONSECUTIVE_FAILURES:
         raise GansearchError(f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: "
                              f"{study.trials[-1].user_attrs.get('failure', 'see log')}")
     return study

@@ -3,6 +3,8 @@
 ``prepare`` does every check before anything is written, so bad input creates no study.
 """
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,16 +52,57 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     channels = config.data.channels or dataset.channels
     space = SearchSpace(config, registry, channels)
     preflight_blocks(space)
+    check_device(config)
+    check_storage(config)
     prepared = Prepared(config, registry, space)
     if load_data:
         request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
+        plugin = registry.datasets[dataset.name].plugin
         try:
-            data = dataset.load(request)
+            prepared.data = check_data(dataset.load(request), request, dataset.name, plugin)
         except DatasetError as exc:
             key = f"data.{exc.option}" if exc.option else "data"
             raise StudyConfigError(str(exc), file=file, key=key) from None
-        prepared.data = check_data(data, request, dataset.name, registry.datasets[dataset.name].plugin)
+        except Exception as exc:  # noqa: BLE001 - a bad option type or a plugin bug: still one line
+            raise StudyConfigError(f"dataset {dataset.name!r} (plugin {plugin!r}) failed to load: "
+                                   f"{type(exc).__name__}: {exc}", file=file, key="data") from None
     return prepared
+
+
+def check_device(config: StudyConfig) -> None:
+    """``train.device`` must name a device this machine has."""
+    name = config.train.device
+    if name in ("auto", "cpu"):
+        return
+    index = name.partition(":")[2]
+    if name != "cuda" and not index.isdigit():
+        raise StudyConfigError(f"{name!r} is not a device; expected auto, cpu, cuda or cuda:N",
+                               file=config.file, key="train.device")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0 or (index and int(index) >= count):
+        raise StudyConfigError(f"{name!r} is not available here ({count} CUDA device(s)); use auto or cpu",
+                               file=config.file, key="train.device")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL, else None."""
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def check_storage(config: StudyConfig) -> None:
+    """The storage URL must parse and its driver must be installed (nothing is connected or written)."""
+    url = config.storage_url
+    if url.startswith(("sqlite", "postgresql", "mysql")):
+        try:
+            import sqlalchemy
+
+            sqlalchemy.make_url(url).get_dialect()
+            return
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy's ArgumentError, a missing driver, ...
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    else:
+        why = "expected an Optuna storage URL such as sqlite:///study.db or postgresql://user@host/db"
+    raise StudyConfigError(f"cannot use {url!r}: {why}", file=config.file, key="storage")
 
 
 def check_data(data, request: DataRequest, name: str, plugin: str) -> torch.Tensor:
@@ -75,13 +118,19 @@ def check_data(data, request: DataRequest, name: str, plugin: str) -> torch.Tens
     return data.float().contiguous()
 
 
+def derive_seed(*parts: int) -> int:
+    """A 32-bit seed mixed from non-negative integers."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
 def trial_seed(study_seed: int, number: int) -> int:
     """A per-trial seed derived from the study seed and the trial number."""
-    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+    return derive_seed(study_seed, number)
 
 
-def make_sampler(config: StudyConfig) -> optuna.samplers.BaseSampler:
-    seed = config.seed
+def make_sampler(config: StudyConfig, n_existing: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler; a resumed run reseeds it from the trials so far, so it does not replay them."""
+    seed = config.seed if n_existing == 0 else derive_seed(config.seed, n_existing, 1)
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "cmaes":
@@ -104,29 +153,59 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
 
 def make_storage(config: StudyConfig):
     url = config.storage_url
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
     return url
 
 
+def fingerprint(config: StudyConfig) -> dict:
+    """What must not change between runs of one study: the search space, the data and the score."""
+    raw = {k: v for k, v in dataclasses.asdict(config).items()
+           if k in ("data", "generator", "discriminator", "train", "score")}
+    raw["train"].pop("device")  # resuming on another device is fine
+    return json.loads(json.dumps(raw, default=str))
+
+
+def _first_difference(old, new, key=""):
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(set(old) | set(new)):
+            found = _first_difference(old.get(k), new.get(k), f"{key}.{k}" if key else k)
+            if found:
+                return found
+        return None
+    return (key, old, new) if old != new else None
+
+
+def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
+    """A resumed study must search the same space: editing it mid-study would mix incomparable trials."""
+    stored = study.user_attrs.get("gansearch_fingerprint")
+    current = fingerprint(config)
+    if stored is None:
+        study.set_user_attr("gansearch_fingerprint", current)
+        return
+    diff = _first_difference(stored, current)
+    if diff:
+        key, old, new = diff
+        raise StudyConfigError(f"changed from {old!r} to {new!r} since the study started; a study's search "
+                               "space, data and score are fixed: restore it, or give the study a new name",
+                               file=config.file, key=key)
+
+
 def open_study(config: StudyConfig, *, create: bool) -> optuna.Study:
     """The study's Optuna object: created (or resumed) for a run, or loaded for analysis."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not create:
-        url = config.storage_url
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-            raise StudyNotFound(f"{config.file}: no results yet at {url[len('sqlite:///'):]}; "
-                                f"run `gansearch run {config.file}` first")
+        path = sqlite_path(config.storage_url)
+        if path is not None and not path.exists():
+            raise StudyNotFound(f"{config.file}: no results yet at {path}; run `gansearch run {config.file}` first")
         try:
             return optuna.load_study(study_name=config.name, storage=make_storage(config),
                                      sampler=make_sampler(config), pruner=make_pruner(config))
         except KeyError:
-            raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {url}") from None
-    try:
-        storage = make_storage(config)
-        return optuna.create_study(storage=storage, study_name=config.name, direction="minimize",
-                                   sampler=make_sampler(config), pruner=make_pruner(config), load_if_exists=True)
-    except (ValueError, ImportError, ArithmeticError) as exc:
-        raise StudyConfigError(f"cannot open storage {config.storage_url!r}: {type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0]}", file=config.file, key="storage") from None
+            raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") from None
+    study = optuna.create_study(storage=make_storage(config), study_name=config.name, direction="minimize",
+                                pruner=make_pruner(config), load_if_exists=True)
+    check_unchanged(study, config)
+    study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)))
+    return study

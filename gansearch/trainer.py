@@ -63,10 +63,12 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+        discriminator.requires_grad_(False)  # the generator step needs no D weight gradients
         loss_g = g_loss(spec.loss, discriminator(fake))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        discriminator.requires_grad_(True)
         if step % spec.eval_every == 0 or step == spec.steps:
             if not (math.isfinite(loss_d.item()) and math.isfinite(loss_g.item())):
                 raise TrialDiverged(f"non-finite loss at step {step} (D {loss_d.item()}, G {loss_g.item()})")

@@ -67,7 +67,7 @@ data: {{name: digits, resolution: 8}}
 generator: {{blocks: [{g_blocks}], kernels: [3, 4], strides: [1, 2], depth: {{low: 1, high: 2}}, widths: [8, 16]}}
 discriminator: {{blocks: [conv], kernels: [3], strides: [2], depth: 1, widths: [8]}}
 train: {{steps: 20, eval_every: 10, batch_size: 32, lr_g: [2.0e-4, 5.0e-4]}}
-score: {{samples: 128}}
+score: {{samples: 384}}
 """
 
 

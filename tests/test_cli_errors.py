@@ -21,6 +21,13 @@ BAD_INPUTS = {
     "block_options": pytest.param({"generator.block_options": {"upsample_conv": {"mode": ["bicubic"]}}},
                                   ["generator.block_options.upsample_conv.mode"]),
     "negative_seed": pytest.param({"seed": -1}, ["seed"]),
+    "missing_gpu": ({"train.device": "cuda:99"}, ["train.device: 'cuda:99' is not available here"]),
+    "bad_device": ({"train.device": "cuda:x"}, ["train.device: 'cuda:x' is not a device"]),
+    "bad_storage": ({"storage": "notaurl"}, ["storage: cannot use 'notaurl'"]),
+    "bad_option_type": ({"data": {"name": "folder", "resolution": 16, "path": 3}},
+                        ["data: dataset 'folder' (plugin 'gansearch.builtin.datasets') failed to load: TypeError"]),
+    "too_few_images": ({"data": {"name": "shapes", "resolution": 16, "count": 1}},
+                       ["data: dataset 'shapes' (plugin 'gansearch.builtin.datasets') must return >= 2"]),
 }
 
 

@@ -43,7 +43,8 @@ def test_dataframe_has_one_column_per_parameter_and_the_derived_columns(quicksta
     path, _ = quickstart
     df = gansearch.trials_dataframe(path)
     for column in ("number", "state", "score", "duration_s", "g.strides", "g.0.block", "g.0.kernel", "d.0.kernel",
-                   "lr_g", "loss", "g_params", "d_params", "steps", "pruned_at", "failure", "samples", "generator"):
+                   "lr_g", "loss", "g.0.stride", "d.0.stride", "g_params", "d_params", "steps", "pruned_at", "failure",
+                   "samples", "generator"):
         assert column in df.columns, column
     complete = df[df["state"] == "complete"]
     assert (complete["steps"] == 300).all() and complete["pruned_at"].isna().all()
@@ -74,3 +75,13 @@ def test_trials_table_and_best_print_for_people(quickstart):
     assert "generator:" in best.output and "discriminator:" in best.output and "head: linear -> 1 logit" in best.output
     info = json.loads(CliRunner().invoke(cli, ["best", str(path), "--json"]).output)
     assert info["number"] == trial.number and info["arch"] == trial.user_attrs["arch"]
+
+
+def test_pruned_trials_never_count_as_best(quickstart):
+    path, result = quickstart
+    df = gansearch.trials_dataframe(path)
+    complete = df[df["state"] == "complete"]
+    assert gansearch.best_trial(path).number == complete.loc[complete["score"].idxmin(), "number"]
+    table = result.output.split("best ")[-1]
+    for number in df[df["state"] == "pruned"]["number"]:
+        assert f"\n {number:>6} " not in table and f"\n{number:>7} " not in table

@@ -104,3 +104,58 @@ def test_pruned_trials_record_where_they_stopped(tiny_study):
     assert (df["state"].isin(["complete", "pruned"])).sum() == 8
     assert not pruned.empty, "the median pruner should stop some of 8 trials spanning lr 1e-6..1e-2"
     assert (pruned["pruned_at"] < 40).all() and (pruned["steps"] == pruned["pruned_at"]).all()
+
+
+def test_resuming_proposes_new_trials_rather_than_replaying_the_first_ones(tiny_study):
+    path = tiny_study(n_trials=2)
+    gansearch.run_study(path, progress=False)
+    study = gansearch.run_study(path, n_trials=4, progress=False)
+    first, resumed = study.trials[:2], study.trials[2:]
+    assert [t.params for t in resumed] != [t.params for t in first]
+
+
+def test_editing_the_search_space_mid_study_is_a_config_error(tiny_study):
+    path = tiny_study(n_trials=1)
+    gansearch.run_study(path, progress=False)
+    path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [3, 5]"))
+    with pytest.raises(gansearch.StudyConfigError, match=r"generator.kernels: changed from \[3, 4\] to \[3, 5\]"):
+        gansearch.run_study(path, n_trials=2, progress=False)
+    assert len(open_study(load_config(path), create=False).trials) == 1
+    path.write_text(path.read_text().replace("kernels: [3, 5]", "kernels: [3, 4]"))
+    assert len(gansearch.run_study(path, n_trials=2, progress=False).trials) == 2
+
+
+def test_failed_trials_record_why_and_repeated_failures_stop_the_run(tiny_study, monkeypatch):
+    path = tiny_study(n_trials=8)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(runner, "train", out_of_memory)
+    with pytest.raises(gansearch.GansearchError, match="5 trials in a row failed; last: OutOfMemoryError"):
+        gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["fail"] * 5
+    assert (df["failure"] == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB").all()
+
+
+PICKY = """
+import torch.nn as nn
+import gansearch
+
+@gansearch.hookimpl
+def register_blocks(register):
+    # GroupNorm(4, C) cannot normalise C < 4 channels: the generator's 1-channel output layer breaks it
+    register(gansearch.Block("picky", lambda a: nn.Sequential(
+        nn.ConvTranspose2d(a.in_channels, a.out_channels, a.stride, a.stride), nn.GroupNorm(4, a.out_channels)),
+        scale="up", description="breaks on few channels"))
+"""
+
+
+def test_a_block_that_cannot_build_the_output_layer_is_caught_before_the_study(tiny_study, tmp_path):
+    (tmp_path / "picky.py").write_text(PICKY)
+    path = tiny_study(plugins="[picky.py]", g_blocks="picky")
+    with pytest.raises(gansearch.PluginError, match=r"block 'picky' \(plugin 'picky.py'\) failed to build .*"
+                                                    r"out_channels=1.*num_groups"):
+        gansearch.run_study(path, progress=False)
+    assert not (tmp_path / "runs").exists()
