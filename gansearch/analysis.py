@@ -13,15 +13,16 @@ from .plugins import load_registry
 from .spec import ArchSpec
 from .study import open_study
 
-DERIVED = ("g_params", "d_params", "steps", "pruned_at", "failure")
+DERIVED = ("g_params", "d_params", "steps", "pruned_at", "failure", "score_s", "step_mode", "graph_fallback", "worker")
 
 
 def trials_dataframe(study_file) -> pd.DataFrame:
     """All trials of the study described by ``study_file`` (a study.yaml path) as a DataFrame.
 
     Columns: ``number``, ``state``, ``score``, ``duration_s``, each parameter by its dotted name
-    (``g.strides``, ``g.0.block``, ``lr_g``, ...), ``g_params``, ``d_params``, ``steps``,
-    ``pruned_at``, ``failure``, and absolute ``samples`` / ``generator`` paths.
+    (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
+    ``d_params``, ``steps``, ``pruned_at``, ``failure``, ``score_s`` (time spent scoring),
+    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, and absolute ``samples`` / ``generator`` paths.
     """
     config = load_config(study_file)
     study = open_study(config, create=False)
@@ -54,8 +55,10 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
     columns = ["number", "state", "score", "duration_s", *param_names, *DERIVED, "samples", "generator",
                "datetime_start"]
     df = pd.DataFrame(rows, columns=columns)
-    for col in ("g_params", "d_params", "steps", "pruned_at"):
-        df[col] = df[col].astype("Int64")
+    for col in df.columns:  # integer columns with gaps (layers some trials lack) stay integers
+        values = [row[col] for row in rows if row.get(col) is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            df[col] = df[col].astype("Int64")
     return df
 
 

@@ -22,6 +22,9 @@ def edge(fn):
         debug = click.get_current_context().find_root().params.get("debug")
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: finished trials are kept; run the same command again to resume.", err=True)
+            sys.exit(130)
         except GansearchError as exc:
             if debug:
                 traceback.print_exc()
@@ -44,15 +47,17 @@ study_file = click.argument("study", type=click.Path(dir_okay=False, path_type=P
 @cli.command()
 @study_file
 @click.option("--n-trials", type=click.IntRange(min=1), help="Override n_trials from the study file.")
+@click.option("--workers", callback=lambda ctx, p, v: v and _workers(v),
+              help="Override workers (auto or N per device) from the study file.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @edge
-def run(study, n_trials, no_progress):
+def run(study, n_trials, workers, no_progress):
     """Run (or resume) the study described by STUDY (a study.yaml)."""
     from .analysis import frame
     from .runner import run_study
 
     debug = click.get_current_context().find_root().params.get("debug")
-    result = run_study(study, n_trials=n_trials, progress=not no_progress, verbose=debug)
+    result = run_study(study, n_trials=n_trials, workers=workers, progress=not no_progress, verbose=debug)
     from .config import load_config
 
     config = load_config(study)
@@ -71,7 +76,8 @@ def summary_table(df, top: int = 5) -> str:
     view = done[[c for c in cols if c in done.columns]].copy()
     view["score"] = view["score"].map(lambda v: f"{v:.4g}")
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
-    return f"best {len(view)} trials (lower score is better):\n" + view.to_string(index=False)
+    title = "best trial" if len(view) == 1 else f"best {len(view)} trials"
+    return f"{title} (lower score is better):\n" + view.to_string(index=False)
 
 
 @cli.command()
@@ -164,6 +170,53 @@ def plugins(study):
             extra = f" scale={provided.obj.scale}" if title == "blocks" else ""
             version = f" ({provided.version})" if provided.version else ""
             click.echo(f"  {name:<16} {provided.plugin}{version}{extra}  {provided.obj.description}")
+
+
+def _workers(value):
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise click.BadParameter(f"{value!r}: expected auto or an integer >= 1")
+    return n
+
+
+@cli.command()
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--resolution", type=click.Choice(["16", "32", "64"]), default="32", show_default=True)
+@click.option("--width", type=click.IntRange(min=0), default=0, help="Base channels [default: 32 on CUDA, 16 on CPU]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--steps", type=click.IntRange(min=10), default=200, show_default=True)
+@click.option("--trials", type=click.IntRange(min=0), default=0, help="Trials per side [default: 2 per worker]")
+@click.option("--workers", callback=lambda ctx, p, v: _workers(v), default="auto", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default="bench.json",
+              show_default=True, help="Where to write the results as JSON.")
+@edge
+def bench(device, resolution, width, batch_size, steps, trials, workers, output):
+    """Benchmark gansearch's trainer against the classic DCGAN loop, in one run.
+
+    Trains the same fixed DCGAN pair for the same step budget with (a) the naive reference loop
+    (eager, one trial at a time, each batch copied host->device) and (b) gansearch's trainer with its
+    default parallelism; prints images/s, trials/hour, the ratio b/a and TFLOP/s against a peak measured
+    in the same run.
+    """
+    from .bench import BenchConfig, format_report, run_bench
+
+    if device != "auto":
+        from .config import DEVICES_HELP
+
+        index = device.partition(":")[2]
+        if not (device in ("cpu", "cuda") or (device.startswith("cuda:") and index.isdigit())):
+            raise click.BadParameter(f"{device!r}: expected {DEVICES_HELP}", param_hint="--device")
+    config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
+                         steps=steps, trials=trials, workers=workers)
+    result = run_bench(config, progress=lambda line: click.echo(line, err=True))
+    click.echo(format_report(result))
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(f"results: {output}")
 
 
 def main():

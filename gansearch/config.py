@@ -20,7 +20,7 @@ from .metrics import FEATURE_DIM
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 LOSSES = ("ns", "hinge")
-DEVICES_HELP = "auto, cpu, cuda or cuda:N"
+DEVICES_HELP = "auto, cpu, cuda, cuda:N or a list of them"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class TrainSpace:
     loss: Param = "ns"
     latent_dim: Param = 64
     d_steps: Param = 1
-    device: str = "auto"
+    cuda_graphs: bool = True  # on CUDA, capture the G/D step as a CUDA graph (falls back to eager if it cannot)
 
 
 @dataclass
@@ -101,7 +101,9 @@ class StudyConfig:
     seed: int = 0
     sampler: str = "tpe"
     pruner: str = "median"
-    storage: str | None = None  # an Optuna storage URL; default sqlite in the output folder
+    workers: int | str = "auto"  # worker processes per device: auto or N
+    devices: str | list[str] = "auto"  # auto | cpu | cuda | cuda:N | a list of them
+    storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
     plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})
     file: str = field(default="<memory>", metadata={"internal": True})
@@ -115,8 +117,14 @@ class StudyConfig:
         return (self.base_dir / (self.output or f"runs/{self.name}")).resolve()
 
     @property
+    def journal_path(self) -> Path:
+        """The default storage: Optuna's journal file, safe for many concurrent worker processes."""
+        return self.output_dir / "journal.log"
+
+    @property
     def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{self.output_dir / 'study.db'}"
+        """The storage as a user would name it: the URL, or the journal file's path."""
+        return self.storage or str(self.journal_path)
 
 
 def load_config(path) -> StudyConfig:
@@ -325,11 +333,18 @@ def _check_values(c: StudyConfig):
         ("train.eval_every", c.train.eval_every, c.train.eval_every >= 1, "an integer >= 1"),
         ("score.samples", c.score.samples, c.score.samples >= FEATURE_DIM,
          f"an integer >= {FEATURE_DIM} (the feature dimension), so the covariance has full rank"),
-        ("train.device", c.train.device,
-         c.train.device in ("auto", "cpu", "cuda") or c.train.device.startswith("cuda:"), DEVICES_HELP),
+        ("workers", c.workers, c.workers == "auto" or (isinstance(c.workers, int) and c.workers >= 1),
+         "auto or an integer >= 1"),
     ):
         if not ok:
             _fail(f, key, f"{value!r} is not allowed; expected {allowed}")
+    devices = [c.devices] if isinstance(c.devices, str) else c.devices
+    for i, d in enumerate(devices):
+        where = "devices" if isinstance(c.devices, str) else f"devices.{i}"
+        index = d.partition(":")[2]
+        if not (d in ("cpu", "cuda") or (d == "auto" and isinstance(c.devices, str))
+                or (d.startswith("cuda:") and index.isdigit())):
+            _fail(f, where, f"{d!r} is not a device; expected {DEVICES_HELP}")
     for name, (kind, check, allowed) in _TRAIN_RULES.items():
         _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
     for net in ("generator", "discriminator"):

@@ -4,6 +4,7 @@ Random convolutional features are an accepted stand-in when Inception weights ar
 scores are comparable only for the same ``feature_seed``, sample count and resolution.
 """
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -57,12 +58,24 @@ def statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, centered.T @ centered / (f.shape[0] - 1)
 
 
+@contextlib.contextmanager
+def single_threaded():
+    """Small LAPACK calls run fastest on one thread; with busy cores, several threads can be 50x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """||mu1 - mu2||² + tr(S1 + S2 - 2 (S1^½ S2 S1^½)^½), via symmetric eigendecompositions (stays real)."""
     mu1, sigma1, mu2, sigma2 = (t.double().cpu() for t in (mu1, sigma1, mu2, sigma2))
-    vals, vecs = torch.linalg.eigh(sigma1)
-    root1 = (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
-    cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0).sqrt().sum()
+    with single_threaded():
+        vals, vecs = torch.linalg.eigh(sigma1)
+        root1 = (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+        cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0).sqrt().sum()
     value = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * cross
     return float(value.clamp(min=0))
 
@@ -78,6 +91,17 @@ class FrechetScorer:
         self.features = RandomFeatures(feature_seed).to(self.device)
         self.seed = seed
         self.real_mu, self.real_sigma = self._real_stats(real, feature_seed, cache_dir)
+
+    @classmethod
+    def for_study(cls, real: torch.Tensor, config, device="cpu") -> "FrechetScorer":
+        """The scorer a study's trials share: its sample count, seeds and statistics cache."""
+        return cls(real, samples=config.score.samples, seed=config.seed, feature_seed=config.score.feature_seed,
+                   device=device, cache_dir=config.output_dir / "cache")
+
+    @classmethod
+    def cache_real_stats(cls, real: torch.Tensor, config) -> None:
+        """Compute the real statistics once, on the CPU, before any worker starts."""
+        cls.for_study(real, config)
 
     def _real_stats(self, real, feature_seed, cache_dir):
         n = max(self.samples, 2048)  # all of a small dataset; a seeded random subset of a large one

@@ -1,6 +1,10 @@
 """``gansearch run``: the Optuna objective, resume, progress and per-trial artifacts."""
 
+import contextlib
+import fcntl
+import multiprocessing as mp
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -12,8 +16,9 @@ from .builder import build_pair, count_params
 from .errors import GansearchError
 from .images import save_samples
 from .metrics import FrechetScorer
+from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, open_study, prepare, trial_seed
-from .trainer import resolve_device, train
+from .trainer import train
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 5
@@ -26,24 +31,25 @@ def trial_dir(output_dir: Path, number: int) -> Path:
 class Objective:
     """Builds, trains and scores one trial's pair; writes its samples and generator weights."""
 
-    def __init__(self, prepared: Prepared, device: torch.device):
+    def __init__(self, prepared: Prepared, device: torch.device, worker: str = "main"):
         self.p = prepared
         self.device = device
+        self.worker = worker
         cfg = prepared.config
         self.data = prepared.data.to(device)
-        self.scorer = FrechetScorer(self.data, samples=cfg.score.samples, seed=cfg.seed,
-                                    feature_seed=cfg.score.feature_seed, device=device,
-                                    cache_dir=cfg.output_dir / "cache")
+        self.scorer = FrechetScorer.for_study(self.data, cfg, device)
 
     def __call__(self, trial: optuna.Trial) -> float:
         cfg = self.p.config
         seed = trial_seed(cfg.seed, trial.number)
         arch, spec = self.p.space.suggest(trial, seed)
         trial.set_user_attr("seed", seed)
+        trial.set_user_attr("worker", self.worker)
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("train", spec.to_dict())
         g = None
         steps = 0
+        notes = {}  # filled by the trainer: step mode, graph fallback reason, scoring time
 
         def on_eval(step, value):
             nonlocal steps
@@ -58,15 +64,21 @@ class Objective:
             trial.set_user_attr("g_params", count_params(g))
             trial.set_user_attr("d_params", count_params(d))
             g, d = g.to(self.device), d.to(self.device)
-            result = train(g, d, self.data, spec, self.scorer.score, on_eval)
+            result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes)
             steps = result.steps
             return result.score
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
-            if not isinstance(exc, optuna.TrialPruned):
+            if isinstance(exc, KeyboardInterrupt):
+                trial.set_user_attr("failure", "interrupted (Ctrl-C)")
+            elif not isinstance(exc, optuna.TrialPruned):
                 trial.set_user_attr("failure", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             trial.set_user_attr("steps", steps)
+            trial.set_user_attr("step_mode", notes.get("mode"))
+            if notes.get("fallback"):
+                trial.set_user_attr("graph_fallback", notes["fallback"])
+            trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
             if g is not None:
                 self._save(trial, g, trial_dir(cfg.output_dir, trial.number))
 
@@ -80,45 +92,155 @@ class Objective:
         trial.set_user_attr("generator", str(weights.relative_to(root)))
 
 
-def run_study(path, n_trials: int | None = None, progress: bool = True, entry_points: bool | None = None,
-              out=sys.stderr, verbose: bool = False) -> optuna.Study:
-    """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned)."""
+def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
+              entry_points: bool | None = None, out=sys.stderr, verbose: bool = False) -> optuna.Study:
+    """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned).
+
+    With more than one worker slot (``workers`` per device, default from the study file), each worker is
+    a process pulling trials from the same Optuna storage; this process shows progress.
+    """
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
     cfg = prepared.config
     target = n_trials or cfg.n_trials
+    slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
-    study = open_study(cfg, create=True)
-    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if finished >= target:
-        return study
-    objective = Objective(prepared, resolve_device(cfg.train.device))
-    bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
-               dynamic_ncols=True)
+    with run_lock(cfg):
+        study = open_study(cfg, create=True)
+        fail_interrupted_trials(study, cfg)
+        finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+        if finished >= target:
+            return study
+        FrechetScorer.cache_real_stats(prepared.data, cfg)  # once per study, shared by every worker
+        bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
+                   dynamic_ncols=True)
+        try:
+            if len(slots) == 1:
+                failures = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
+            else:
+                failures = _supervise(path, entry_points, cfg, slots, target, bar, verbose)
+        finally:
+            bar.close()
+    if failures:
+        raise GansearchError(f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {failures}")
+    return open_study(cfg, create=False)
+
+
+def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:
+    """One worker: pull trials until ``target`` have finished (counting others' running trials) or
+    ``MAX_CONSECUTIVE_FAILURES`` fail in a row; returns the last failure reason in that case."""
+    cfg = prepared.config
+    torch.set_num_threads(slot.threads)
+    study = open_study(cfg, create=True, worker=index)
+    objective = Objective(prepared, torch.device(slot.device), worker=f"{index}@{slot.device}")
     failures = 0
+    last_failure = None
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
-        nonlocal failures
-        done = len(study.get_trials(deepcopy=False, states=FINISHED))
+        nonlocal failures, last_failure
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state in FINISHED for t in trials)
+        claimed = done + sum(t.state == TrialState.RUNNING for t in trials)
         failures = 0 if trial.state in FINISHED else failures + 1
-        if trial.state in FINISHED:
-            bar.update(1)
-        best = _best_value(study)
-        bar.set_postfix_str(f"best {best:.4g}" if best is not None else "no complete trial yet")
         if trial.state == TrialState.FAIL:
-            bar.write(f"trial {trial.number} failed: {trial.user_attrs.get('failure', 'see log')}")
-        if done >= target or failures >= MAX_CONSECUTIVE_FAILURES:
+            last_failure = trial.user_attrs.get("failure", "see log")
+        if bar is not None:
+            _show(bar, trials, trial)
+        if claimed >= target or failures >= MAX_CONSECUTIVE_FAILURES:
             study.stop()
 
-    try:  # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
-        study.optimize(objective, timeout=cfg.timeout, callbacks=[callback], catch=(Exception,))
+    # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
+    study.optimize(objective, timeout=timeout, callbacks=[callback], catch=(Exception,))
+    return last_failure if failures >= MAX_CONSECUTIVE_FAILURES else None
+
+
+def _show(bar, trials, trial=None):
+    done = sum(t.state in FINISHED for t in trials)
+    if done > bar.n:
+        bar.update(done - bar.n)
+    values = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    bar.set_postfix_str(f"best {min(values):.4g}" if values else "no complete trial yet")
+    if trial is not None and trial.state == TrialState.FAIL:
+        bar.write(f"trial {trial.number} failed: {trial.user_attrs.get('failure', 'see log')}")
+
+
+def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue):
+    """Entry point of a worker process (spawned: safe with CUDA and with torch's thread pools)."""
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
+    try:
+        queue.put((index, _work(prepare(path, entry_points=entry_points), slot, index, target, timeout)))
+    except KeyboardInterrupt:
+        queue.put((index, None))
+    except BaseException as exc:  # noqa: BLE001 - reported by the supervisor, one line
+        queue.put((index, f"worker {index} on {slot.device} stopped: {type(exc).__name__}: {exc}"))
+
+
+def _supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
+    """Start one process per worker slot, show progress from the storage, and wait for them."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(str(path), entry_points, slot, i, target, cfg.timeout, verbose,
+                                                    queue), daemon=False)
+             for i, slot in enumerate(slots)]
+    for proc in procs:
+        proc.start()
+    study = open_study(cfg, create=False)
+    seen_failed = set()
+    results = {}
+    try:
+        while len(results) < len(procs):
+            while not queue.empty():
+                index, result = queue.get()
+                results[index] = result
+            if len(results) < len(procs) and not any(p.is_alive() for p in procs) and queue.empty():
+                break
+            trials = study.get_trials(deepcopy=False)
+            _show(bar, trials)
+            for t in trials:
+                if t.state == TrialState.FAIL and t.number not in seen_failed:
+                    seen_failed.add(t.number)
+                    bar.write(f"trial {t.number} failed: {t.user_attrs.get('failure', 'see log')}")
+            time.sleep(0.5)
+        _show(bar, study.get_trials(deepcopy=False))
+    except KeyboardInterrupt:  # the workers got the same SIGINT: let them record their trials as failed
+        for proc in procs:
+            proc.join(timeout=30)
+        raise
     finally:
-        bar.close()
-    if failures >= MAX_CONSECUTIVE_FAILURES:
-        raise GansearchError(f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: "
-                             f"{study.trials[-1].user_attrs.get('failure', 'see log')}")
-    return study
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.terminate()
+    errors = [r for r in results.values() if r]
+    crashed = [i for i, p in enumerate(procs) if p.exitcode not in (0, None) and i not in results]
+    if crashed:
+        errors.append(f"worker {crashed[0]} died (exit code {procs[crashed[0]].exitcode})")
+    return errors[0] if errors else None
 
 
-def _best_value(study):
-    values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    return min(values) if values else None
+@contextlib.contextmanager
+def run_lock(cfg):
+    """One ``gansearch run`` per study and machine for the default journal storage, so trials left
+    RUNNING by a killed run can safely be marked failed."""
+    if cfg.storage is not None:  # RDB storages use heartbeats instead
+        yield
+        return
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.output_dir / "run.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GansearchError(f"{cfg.file}: another `gansearch run` is running this study "
+                                 f"(lock {cfg.output_dir / 'run.lock'}); add workers with `workers:` instead") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def fail_interrupted_trials(study, cfg):
+    """Trials still RUNNING from a run that was killed: mark them failed, with the reason."""
+    if cfg.storage is not None:
+        return
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        optuna.Trial(study, t._trial_id).set_user_attr("failure", "interrupted: the run was killed mid-trial")
+        study.tell(t.number, state=TrialState.FAIL)

@@ -144,7 +144,7 @@ class SearchSpace:
         t = self.config.train
         values = {key: self._param(trial, key, getattr(t, key)) for key in TRAIN_KEYS}
         values = {k: int(v) if k in INT_TRAIN_KEYS else (float(v) if k != "loss" else v) for k, v in values.items()}
-        train = TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, device=t.device, **values)
+        train = TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, cuda_graphs=t.cuda_graphs, **values)
         return arch, train
 
     def _param(self, trial, name, value):

@@ -59,7 +59,7 @@ class TrainSpec:
     loss: str
     d_steps: int
     seed: int
-    device: str = "cpu"
+    cuda_graphs: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -11,13 +11,19 @@ from pathlib import Path
 import numpy as np
 import optuna
 import torch
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 
 from .builder import preflight_blocks
 from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
+from .devices import cuda_count, resolve_devices
 from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .space import SearchSpace
+
+
+HEARTBEAT_S = 30
 
 
 @dataclass
@@ -70,18 +76,12 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
 
 
 def check_device(config: StudyConfig) -> None:
-    """``train.device`` must name a device this machine has."""
-    name = config.train.device
-    if name in ("auto", "cpu"):
-        return
-    index = name.partition(":")[2]
-    if name != "cuda" and not index.isdigit():
-        raise StudyConfigError(f"{name!r} is not a device; expected auto, cpu, cuda or cuda:N",
-                               file=config.file, key="train.device")
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0 or (index and int(index) >= count):
-        raise StudyConfigError(f"{name!r} is not available here ({count} CUDA device(s)); use auto or cpu",
-                               file=config.file, key="train.device")
+    """Every device in ``devices`` must exist on this machine."""
+    count = cuda_count()
+    for name in resolve_devices(config.devices):
+        if name != "cpu" and int(name.partition(":")[2]) >= count:
+            raise StudyConfigError(f"{name!r} is not available here ({count} CUDA device(s)); use auto or cpu",
+                                   file=config.file, key="devices")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -91,7 +91,9 @@ def sqlite_path(url: str) -> Path | None:
 
 def check_storage(config: StudyConfig) -> None:
     """The storage URL must parse and its driver must be installed (nothing is connected or written)."""
-    url = config.storage_url
+    if config.storage is None:
+        return
+    url = config.storage
     if url.startswith(("sqlite", "postgresql", "mysql")):
         try:
             import sqlalchemy
@@ -128,9 +130,10 @@ def trial_seed(study_seed: int, number: int) -> int:
     return derive_seed(study_seed, number)
 
 
-def make_sampler(config: StudyConfig, n_existing: int = 0) -> optuna.samplers.BaseSampler:
-    """The study's sampler; a resumed run reseeds it from the trials so far, so it does not replay them."""
-    seed = config.seed if n_existing == 0 else derive_seed(config.seed, n_existing, 1)
+def make_sampler(config: StudyConfig, n_existing: int = 0, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler. A resumed run, and every worker but the first, reseeds it from the trials
+    so far and the worker index, so no two samplers replay the same proposals."""
+    seed = config.seed if n_existing == worker == 0 else derive_seed(config.seed, n_existing, worker + 1)
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "cmaes":
@@ -152,19 +155,34 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
 
 
 def make_storage(config: StudyConfig):
-    url = config.storage_url
+    """The study's Optuna storage: a journal file by default, else an RDB URL with heartbeats.
+
+    Heartbeats let a run on any machine mark trials of a dead worker as failed.
+    """
+    if config.storage is None:
+        config.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(config.journal_path)))
+    url = config.storage
+    engine_kwargs = {}
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return url
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                      grace_period=4 * HEARTBEAT_S)
+
+
+def storage_exists(config: StudyConfig) -> bool:
+    """False only when the local file the storage lives in has not been written yet."""
+    path = config.journal_path if config.storage is None else sqlite_path(config.storage)
+    return path is None or path.exists()
 
 
 def fingerprint(config: StudyConfig) -> dict:
     """What must not change between runs of one study: the search space, the data and the score."""
     raw = {k: v for k, v in dataclasses.asdict(config).items()
            if k in ("data", "generator", "discriminator", "train", "score")}
-    raw["train"].pop("device")  # resuming on another device is fine
+    raw["train"].pop("cuda_graphs")  # resuming on another device, or eagerly, is fine
     return json.loads(json.dumps(raw, default=str))
 
 
@@ -193,12 +211,12 @@ def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
                                file=config.file, key=key)
 
 
-def open_study(config: StudyConfig, *, create: bool) -> optuna.Study:
+def open_study(config: StudyConfig, *, create: bool, worker: int = 0) -> optuna.Study:
     """The study's Optuna object: created (or resumed) for a run, or loaded for analysis."""
     if not create:
-        path = sqlite_path(config.storage_url)
-        if path is not None and not path.exists():
-            raise StudyNotFound(f"{config.file}: no results yet at {path}; run `gansearch run {config.file}` first")
+        if not storage_exists(config):
+            raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
+                                f"run `gansearch run {config.file}` first")
         try:
             return optuna.load_study(study_name=config.name, storage=make_storage(config),
                                      sampler=make_sampler(config), pruner=make_pruner(config))
@@ -207,5 +225,5 @@ def open_study(config: StudyConfig, *, create: bool) -> optuna.Study:
     study = optuna.create_study(storage=make_storage(config), study_name=config.name, direction="minimize",
                                 pruner=make_pruner(config), load_if_exists=True)
     check_unchanged(study, config)
-    study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)))
+    study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)), worker)
     return study

@@ -1,6 +1,13 @@
-"""The shared trainer: a short GAN run on a device-resident dataset, scored every ``eval_every`` steps."""
+"""The shared trainer: a short GAN run on a device-resident dataset, scored every ``eval_every`` steps.
+
+Small GANs do not fill a GPU: the time goes to launching kernels from Python. On CUDA the whole
+D+G step (batch gathered by random index on the device, noise, losses, backward, Adam) is captured
+once as a CUDA graph and replayed; anything that cannot be captured falls back to the same step run
+eagerly, and the reason is kept.
+"""
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,12 +18,7 @@ import torch.nn.functional as F
 from .errors import TrialDiverged
 from .spec import TrainSpec
 
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+WARMUP_STEPS = 3  # eager steps before capture: optimizer state, cuDNN/cuBLAS workspaces
 
 
 def d_loss(loss: str, real_logits, fake_logits):
@@ -31,51 +33,130 @@ def g_loss(loss: str, fake_logits):
     return F.softplus(-fake_logits).mean()
 
 
+class Step:
+    """One training step: ``d_steps`` discriminator updates, then one generator update.
+
+    Reads its batch from the device-resident ``data`` by random index; keeps the last losses as
+    tensors (reading them would synchronise, so only ``check`` does, at evaluation time).
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
+                 capturable: bool = False):
+        self.g, self.d, self.data, self.spec = generator, discriminator, data, spec
+        betas = (spec.beta1, spec.beta2)
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, betas=betas, capturable=capturable)
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=spec.lr_d, betas=betas, capturable=capturable)
+        self.loss_d = self.loss_g = None
+
+    def __call__(self):
+        spec, data, device = self.spec, self.data, self.data.device
+        b, latent = spec.batch_size, self.g.latent_dim
+        for k in range(spec.d_steps):
+            real = data[torch.randint(data.shape[0], (b,), device=device)]
+            z = torch.randn(b, latent, device=device)
+            with torch.set_grad_enabled(k == spec.d_steps - 1):  # the last fake batch serves the G step too
+                fake = self.g(z)
+            loss_d = d_loss(spec.loss, self.d(real), self.d(fake.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        self.d.requires_grad_(False)  # the generator step needs no D weight gradients
+        loss_g = g_loss(spec.loss, self.d(fake))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.d.requires_grad_(True)
+        self.loss_d, self.loss_g = loss_d, loss_g
+
+    def check(self, step: int):
+        d, g = self.loss_d.item(), self.loss_g.item()
+        if not (math.isfinite(d) and math.isfinite(g)):
+            raise TrialDiverged(f"non-finite loss at step {step} (D {d}, G {g})")
+
+
+class GraphedStep:
+    """``Step`` captured as one CUDA graph; ``__call__`` replays it (one launch per training step)."""
+
+    def __init__(self, step: Step):
+        self.step = step
+        self.graph = torch.cuda.CUDAGraph()
+        step.opt_g.zero_grad(set_to_none=True)
+        step.opt_d.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            step()
+
+    def __call__(self):
+        self.graph.replay()
+
+    def check(self, step: int):
+        self.step.check(step)
+
+
 @dataclass
 class TrainResult:
     score: float
     steps: int
     history: list[tuple[int, float]] = field(default_factory=list)  # (step, score)
+    mode: str = "eager"  # "eager" or "cuda_graph"
+    fallback: str | None = None  # why a CUDA graph was not used, when one was asked for
+    score_seconds: float = 0.0  # wall time spent scoring
+
+
+def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
+    """The step to run and how many steps it already ran: graphed on CUDA when asked and capturable
+    (after a few eager warm-up steps, which count as training), else eager."""
+    on_cuda = spec.cuda_graphs and data.device.type == "cuda"
+    warmup = min(WARMUP_STEPS, spec.steps - 1, spec.eval_every - 1)  # no evaluation falls in the warm-up
+    step = Step(generator, discriminator, data, spec, capturable=on_cuda)
+    notes["mode"] = "eager"
+    if not on_cuda:
+        return step, 0
+    if warmup < 1:
+        notes["fallback"] = "steps or eval_every too small to warm up before capture"
+        return step, 0
+    device = data.device
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    try:
+        graphed = GraphedStep(step)
+    except Exception as exc:  # noqa: BLE001 - e.g. a plugin block that syncs with the host in forward
+        torch.cuda.synchronize(device)
+        notes["fallback"] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+        return step, warmup
+    notes["mode"] = "cuda_graph"
+    return graphed, warmup
 
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
-          score: Callable[[nn.Module], float], on_eval: Callable[[int, float], None] | None = None) -> TrainResult:
+          score: Callable[[nn.Module], float], on_eval: Callable[[int, float], None] | None = None,
+          notes: dict | None = None) -> TrainResult:
     """Train for ``spec.steps`` steps; ``data`` is (N, C, H, W) in [-1, 1], already on the device.
 
     Every ``eval_every`` steps (and at the end) the generator is scored and ``on_eval(step, score)``
     is called; it may raise ``optuna.TrialPruned`` to stop early. A non-finite loss or score raises
-    ``TrialDiverged``.
+    ``TrialDiverged``. ``notes`` (a dict) receives ``mode``, ``fallback`` and ``score_seconds`` as soon
+    as they are known, so they survive a pruned or failed trial.
     """
-    device = data.device
-    gen = torch.Generator(device=device).manual_seed(spec.seed)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, betas=(spec.beta1, spec.beta2))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=spec.lr_d, betas=(spec.beta1, spec.beta2))
-    n, b, latent = data.shape[0], spec.batch_size, generator.latent_dim
+    notes = {} if notes is None else notes
+    notes["score_seconds"] = 0.0
+    torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
+    run_step, done = make_step(generator, discriminator, data, spec, notes)
     history = []
-    for step in range(1, spec.steps + 1):
-        for k in range(spec.d_steps):
-            real = data[torch.randint(n, (b,), generator=gen, device=device)]
-            z = torch.randn(b, latent, generator=gen, device=device)
-            last = k == spec.d_steps - 1
-            with torch.set_grad_enabled(last):  # the last fake batch also serves the generator step
-                fake = generator(z)
-            loss_d = d_loss(spec.loss, discriminator(real), discriminator(fake.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-        discriminator.requires_grad_(False)  # the generator step needs no D weight gradients
-        loss_g = g_loss(spec.loss, discriminator(fake))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        discriminator.requires_grad_(True)
+    for step in range(done + 1, spec.steps + 1):
+        run_step()
         if step % spec.eval_every == 0 or step == spec.steps:
-            if not (math.isfinite(loss_d.item()) and math.isfinite(loss_g.item())):
-                raise TrialDiverged(f"non-finite loss at step {step} (D {loss_d.item()}, G {loss_g.item()})")
+            run_step.check(step)
+            started = time.perf_counter()
             value = score(generator)
+            notes["score_seconds"] += time.perf_counter() - started
             if not math.isfinite(value):
                 raise TrialDiverged(f"non-finite score at step {step}")
             history.append((step, value))
             if on_eval is not None:
                 on_eval(step, value)
-    return TrainResult(history[-1][1], spec.steps, history)
+    return TrainResult(history[-1][1], spec.steps, history, notes["mode"], notes.get("fallback"),
+                       notes["score_seconds"])

@@ -62,6 +62,7 @@ name: tiny
 seed: 0
 n_trials: {n_trials}
 pruner: none
+workers: {workers}
 plugins: {plugins}
 data: {{name: digits, resolution: 8}}
 generator: {{blocks: [{g_blocks}], kernels: [3, 4], strides: [1, 2], depth: {{low: 1, high: 2}}, widths: [8, 16]}}
@@ -75,9 +76,9 @@ score: {{samples: 384}}
 def tiny_study(tmp_path):
     """Write a study that trains in well under a second per trial; returns its path."""
 
-    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml"):
+    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml", workers=1):
         path = tmp_path / name
-        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks))
+        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers))
         return path
 
     return write

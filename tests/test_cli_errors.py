@@ -21,8 +21,9 @@ BAD_INPUTS = {
     "block_options": pytest.param({"generator.block_options": {"upsample_conv": {"mode": ["bicubic"]}}},
                                   ["generator.block_options.upsample_conv.mode"]),
     "negative_seed": pytest.param({"seed": -1}, ["seed"]),
-    "missing_gpu": ({"train.device": "cuda:99"}, ["train.device: 'cuda:99' is not available here"]),
-    "bad_device": ({"train.device": "cuda:x"}, ["train.device: 'cuda:x' is not a device"]),
+    "missing_gpu": ({"devices": ["cuda:99"]}, ["devices: 'cuda:99' is not available here"]),
+    "bad_device": ({"devices": "cuda:x"}, ["devices: 'cuda:x' is not a device"]),
+    "bad_workers": ({"workers": 0}, ["workers: 0 is not allowed; expected auto or an integer >= 1"]),
     "bad_storage": ({"storage": "notaurl"}, ["storage: cannot use 'notaurl'"]),
     "bad_option_type": ({"data": {"name": "folder", "resolution": 16, "path": 3}},
                         ["data: dataset 'folder' (plugin 'gansearch.builtin.datasets') failed to load: TypeError"]),
@@ -79,3 +80,26 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch, write_study):
     assert "Traceback" in result.stderr and "StudyConfigError" in result.stderr
     assert result.stderr.splitlines()[-1].startswith(f"Error: {path}: generator.depht: unknown key")
     assert_nothing_created(tmp_path)
+
+
+def test_ctrl_c_says_finished_trials_are_kept(tiny_study, monkeypatch):
+    from gansearch import runner
+
+    path = tiny_study(n_trials=3)
+    calls = {"n": 0}
+    real_train = runner.train
+
+    def interrupt_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train", interrupt_second)
+    result = CliRunner().invoke(cli, ["run", "--no-progress", str(path)])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Interrupted: finished trials are kept; run the same command again to resume."
+    import gansearch
+
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["complete", "fail"] and df.loc[1, "failure"] == "interrupted (Ctrl-C)"

@@ -33,7 +33,7 @@ def test_depth_int_becomes_a_range():
 def test_output_defaults_to_runs_beside_the_study_file(write_study, tmp_path):
     c = load_config(write_study())
     assert c.output_dir == tmp_path / "runs" / "t"
-    assert c.storage_url == f"sqlite:///{tmp_path / 'runs' / 't' / 'study.db'}"
+    assert c.storage_url == str(tmp_path / "runs" / "t" / "journal.log")
 
 
 def test_exponent_strings_are_floats(write_study):

@@ -18,7 +18,7 @@ def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
     trials = study.get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
     out = path.parent / "runs" / "tiny"
-    assert (out / "study.db").exists()
+    assert (out / "journal.log").exists()
     for t in trials:
         samples = out / t.user_attrs["samples"]
         assert Image.open(samples).size[0] >= 8 * 48

@@ -4,7 +4,8 @@ import torch.nn as nn
 
 from gansearch.errors import TrialDiverged
 from gansearch.spec import TrainSpec
-from gansearch.trainer import d_loss, g_loss, resolve_device, train
+from gansearch.devices import plan_workers, resolve_devices
+from gansearch.trainer import d_loss, g_loss, train
 
 
 class TinyG(nn.Module):
@@ -64,6 +65,14 @@ def test_losses_match_their_definitions():
     assert g_loss("ns", fake) == pytest.approx(float(softplus(-fake).mean()))
 
 
-def test_auto_device_is_cuda_only_when_present():
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_device("cpu").type == "cpu"
+def test_auto_devices_are_the_gpus_only_when_present():
+    expected = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else ["cpu"]
+    assert resolve_devices("auto") == expected
+    assert resolve_devices("cuda") == ["cuda:0"] and resolve_devices(["cpu"]) == ["cpu"]
+
+
+def test_auto_workers_on_cpu_are_one_single_threaded_process_per_core(monkeypatch):
+    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 4)
+    assert [(s.device, s.threads) for s in plan_workers(["cpu"], "auto")] == [("cpu", 1)] * 4
+    assert [(s.device, s.threads) for s in plan_workers(["cpu"], 1)] == [("cpu", 4)]
+    assert [(s.device, s.threads) for s in plan_workers(["cpu"], 2)] == [("cpu", 2)] * 2

@@ -1,0 +1,225 @@
+"""``gansearch bench``: gansearch's trainer against the classic DCGAN loop, measured in one run.
+
+(a) the naive reference: eager, one trial at a time, batches from a shuffling DataLoader copied
+host -> device every step, as in pytorch/examples' dcgan; (b) gansearch's trainer with its default
+parallelism: device-resident data, CUDA graphs on GPU, worker processes pulling trials. Both train
+the same fixed architectures for the same step budget, without scoring.
+"""
+
+import datetime
+import multiprocessing as mp
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from .builder import Discriminator, Generator, dcgan_init
+from .devices import host_cores, plan_workers, resolve_devices
+from .plugins import load_registry
+from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
+from .trainer import Step, train
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    device: str = "auto"
+    resolution: int = 32
+    width: int = 0  # base channels; 0: 32 on CUDA, 16 on CPU (the reference measurements)
+    batch_size: int = 64
+    steps: int = 200
+    trials: int = 0  # trials in the "whole study" comparison; 0: 2 per worker
+    workers: str | int = "auto"
+    seed: int = 0
+
+
+def dcgan_spec(resolution: int, width: int, channels: int = 3) -> ArchSpec:
+    """The DCGAN pair: k4 s2 deconvs from 4x4 up, k4 s2 convs down to 4x4, widths doubling towards 4x4."""
+    n = (resolution // 4).bit_length() - 1
+    g_layers = [LayerSpec("deconv", 4, 2, width * 2 ** (n - 2 - i) if i < n - 1 else channels,
+                          "batch" if i < n - 1 else "none", "relu" if i < n - 1 else "tanh") for i in range(n)]
+    d_layers = [LayerSpec("conv", 4, 2, width * 2**i, "none" if i == 0 else "batch", "lrelu") for i in range(n)]
+    return ArchSpec(resolution, channels, 100,
+                    NetSpec(tuple(g_layers), width * 2 ** (n - 1), 4, "batch", "relu"),
+                    NetSpec(tuple(d_layers), 0, 4, "none", "lrelu"))
+
+
+def _pair(spec, device, seed):
+    registry = load_registry(entry_points=False)
+    torch.manual_seed(seed)
+    g, d = Generator(spec, registry), Discriminator(spec, registry)
+    dcgan_init(g)
+    dcgan_init(d)
+    return g.to(device), d.to(device)
+
+
+def _train_spec(cfg: BenchConfig, seed: int) -> TrainSpec:
+    return TrainSpec(steps=cfg.steps, eval_every=cfg.steps, batch_size=cfg.batch_size, lr_g=2e-4, lr_d=2e-4,
+                     beta1=0.5, beta2=0.999, loss="ns", d_steps=1, seed=seed)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device, seed: int) -> float:
+    """The classic loop; returns seconds for ``cfg.steps`` steps."""
+    g, d = _pair(spec, device, seed)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loader = DataLoader(TensorDataset(data_cpu), batch_size=cfg.batch_size, shuffle=True, drop_last=True)
+    _sync(device)
+    started = time.perf_counter()
+    step = 0
+    while step < cfg.steps:
+        for (real,) in loader:
+            real = real.to(device)
+            b = real.shape[0]
+            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+            fake = g(torch.randn(b, spec.latent_dim, device=device))
+            opt_d.zero_grad()
+            err_d = F.binary_cross_entropy_with_logits(d(real), ones) + \
+                F.binary_cross_entropy_with_logits(d(fake.detach()), zeros)
+            err_d.backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            err_g = F.binary_cross_entropy_with_logits(d(fake), ones)
+            err_g.backward()
+            opt_g.step()
+            step += 1
+            if step == cfg.steps:
+                break
+    _sync(device)
+    return time.perf_counter() - started
+
+
+def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str]:
+    """gansearch's trainer on one trial (data already on the device); returns (seconds, step mode)."""
+    g, d = _pair(spec, data.device, seed)
+    _sync(data.device)
+    started = time.perf_counter()
+    result = train(g, d, data, _train_spec(cfg, seed), score=lambda g: 0.0)
+    _sync(data.device)
+    return time.perf_counter() - started, result.mode
+
+
+def _bench_worker(spec, data_cpu, cfg, device, threads, seeds, queue):
+    torch.set_num_threads(threads)
+    device = torch.device(device)
+    data = data_cpu.to(device)
+    gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
+    _sync(device)
+    started = time.time()
+    modes = [gansearch_trial(spec, data, cfg, seed)[1] for seed in seeds]
+    queue.put((started, time.time(), modes))
+
+
+def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:
+    """FLOPs of one training step (D and G forward and backward), counted by PyTorch."""
+    g, d = _pair(spec, device, 0)
+    data = torch.zeros(cfg.batch_size, spec.channels, spec.resolution, spec.resolution, device=device)
+    step = Step(g, d, data, _train_spec(cfg, 0))
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
+
+
+def peak_flops(device) -> tuple[float, str]:
+    """Measured peak of this device in the same run: a large matmul (bf16 on CUDA, fp32 on CPU)."""
+    if device.type == "cuda":
+        n, dtype, reps, what = 8192, torch.bfloat16, 20, "bf16 matmul"
+    else:
+        n, dtype, reps, what = 1024, torch.float32, 10, "fp32 matmul, all cores"
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    _sync(device)
+    started = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(device)
+    return 2 * n**3 * reps / (time.perf_counter() - started), what
+
+
+def run_bench(cfg: BenchConfig, progress=print) -> dict:
+    device = torch.device(resolve_devices(cfg.device)[0])
+    width = cfg.width or (32 if device.type == "cuda" else 16)
+    spec = dcgan_spec(cfg.resolution, width)
+    data_cpu = torch.rand(4096, 3, cfg.resolution, cfg.resolution) * 2 - 1
+    slots = [s for s in plan_workers([str(device)], cfg.workers)]
+    n_trials = cfg.trials or 2 * len(slots)
+    images_per_trial = cfg.steps * cfg.batch_size
+    flops = step_flops(spec, cfg, device)
+    peak, peak_what = peak_flops(device)
+
+    progress(f"device {device}, {len(slots)} gansearch worker(s), {n_trials} trials x {cfg.steps} steps, "
+             f"batch {cfg.batch_size}, {cfg.resolution}x{cfg.resolution}, width {width}")
+    naive_trial(spec, data_cpu, BenchConfig(**{**asdict(cfg), "steps": 5}), device, 0)  # warm-up, not timed
+    naive_times = []
+    for i in range(n_trials):
+        naive_times.append(naive_trial(spec, data_cpu, cfg, device, i))
+        progress(f"  (a) naive trial {i + 1}/{n_trials}: {images_per_trial / naive_times[-1]:,.0f} img/s")
+    data = data_cpu.to(device)
+    gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm-up
+    single, mode = gansearch_trial(spec, data, cfg, 0)
+    progress(f"  (b) gansearch single trial ({mode}): {images_per_trial / single:,.0f} img/s")
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    seeds = [list(range(i, n_trials, len(slots))) for i in range(len(slots))]
+    procs = [ctx.Process(target=_bench_worker, args=(spec, data_cpu, cfg, s.device, s.threads, seeds[i], queue))
+             for i, s in enumerate(slots) if seeds[i]]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    study_seconds = max(r[1] for r in results) - min(r[0] for r in results)
+    modes = sorted({m for r in results for m in r[2]})
+
+    naive_study = sum(naive_times)
+    naive_single = naive_times[0] if len(naive_times) == 1 else sorted(naive_times)[len(naive_times) // 2]
+    out = {
+        "date": datetime.date.today().isoformat(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "host_cores": host_cores(),
+        "torch": torch.__version__,
+        "config": {**asdict(cfg), "width": width, "trials": n_trials, "workers": len(procs)},
+        "step_gflop": flops / 1e9,
+        "peak_tflops": peak / 1e12,
+        "peak_measured_with": peak_what,
+        "naive": {"single_img_s": images_per_trial / naive_single, "study_img_s": n_trials * images_per_trial / naive_study,
+                  "study_seconds": naive_study},
+        "gansearch": {"single_img_s": images_per_trial / single, "single_mode": mode,
+                      "study_img_s": n_trials * images_per_trial / study_seconds, "study_seconds": study_seconds,
+                      "modes": modes},
+    }
+    for who in ("naive", "gansearch"):
+        r = out[who]
+        r["trials_per_hour"] = n_trials * 3600 / r["study_seconds"]
+        r["study_tflops"] = r["study_img_s"] / cfg.batch_size * flops / 1e12
+        r["study_fraction_of_peak"] = r["study_tflops"] * 1e12 / peak
+    out["ratio_single"] = out["gansearch"]["single_img_s"] / out["naive"]["single_img_s"]
+    out["ratio_study"] = out["gansearch"]["study_img_s"] / out["naive"]["study_img_s"]
+    return out
+
+
+def format_report(r: dict) -> str:
+    n, g = r["naive"], r["gansearch"]
+    lines = [
+        f"{r['device']} ({r['host_cores']} host cores), torch {r['torch']}, {r['date']}",
+        f"one step: {r['step_gflop']:.3f} GFLOP; measured peak {r['peak_tflops']:.2f} TFLOP/s ({r['peak_measured_with']})",
+        f"{'':28}{'naive (a)':>14}{'gansearch (b)':>16}{'b/a':>8}",
+        f"{'single trial, img/s':28}{n['single_img_s']:>14,.0f}{g['single_img_s']:>16,.0f}{r['ratio_single']:>7.2f}x",
+        f"{'whole study, img/s':28}{n['study_img_s']:>14,.0f}{g['study_img_s']:>16,.0f}{r['ratio_study']:>7.2f}x",
+        f"{'whole study, trials/hour':28}{n['trials_per_hour']:>14,.0f}{g['trials_per_hour']:>16,.0f}",
+        f"{'whole study, TFLOP/s':28}{n['study_tflops']:>14.3f}{g['study_tflops']:>16.3f}",
+        f"{'  fraction of peak':28}{n['study_fraction_of_peak']:>14.1%}{g['study_fraction_of_peak']:>16.1%}",
+        f"gansearch step modes: {', '.join(g['modes'])}; workers: {r['config']['workers']}",
+    ]
+    return "\n".join(lines)

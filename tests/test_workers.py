@@ -1,0 +1,88 @@
+"""Several worker processes on one study, the journal storage, interrupted runs, memory over many trials."""
+
+import json
+import os
+from pathlib import Path
+
+import optuna
+import pytest
+from click.testing import CliRunner
+
+import gansearch
+from gansearch import runner
+from gansearch.cli import cli
+from gansearch.study import load_config, open_study
+
+
+def test_two_worker_processes_share_one_study(tiny_study):
+    path = tiny_study(n_trials=6, workers=2)
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() >= 6 and (df["state"] == "fail").sum() == 0
+    assert set(df["worker"]) == {"0@cpu", "1@cpu"}
+    assert len(set(map(json.dumps, df["number"].map(lambda n: df.loc[n].filter(like="g.").to_dict())))) > 1
+    # the journal is an ordinary Optuna storage: Optuna's own tools read it
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(path.parent / "runs" / "tiny" / "journal.log")))
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == len(df)
+
+
+def test_trials_left_running_by_a_killed_run_are_marked_failed(tiny_study):
+    path = tiny_study(n_trials=2)
+    config = load_config(path)
+    orphan = open_study(config, create=True).ask()  # as if the process died mid-trial
+    orphan.set_user_attr("arch", {})
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert df.loc[0, "state"] == "fail" and df.loc[0, "failure"] == "interrupted: the run was killed mid-trial"
+    assert (df["state"] == "complete").sum() == 2
+
+
+def test_a_second_run_of_the_same_study_is_refused(tiny_study):
+    path = tiny_study(n_trials=1)
+    config = load_config(path)
+    with runner.run_lock(config):
+        with pytest.raises(gansearch.GansearchError, match="another `gansearch run` is running this study"):
+            gansearch.run_study(path, progress=False)
+
+
+def rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_worker_holds_no_more_memory_after_50_trials_than_after_its_first(tiny_study, monkeypatch):
+    path = tiny_study(n_trials=50)
+    path.write_text(path.read_text().replace("steps: 20, eval_every: 10", "steps: 4, eval_every: 2"))
+    rss = []
+    real_show = runner._show
+
+    def record(bar, trials, trial=None):
+        rss.append(rss_bytes())
+        real_show(bar, trials, trial)
+
+    monkeypatch.setattr(runner, "_show", record)
+    gansearch.run_study(path, progress=True)
+    assert len(rss) == 50
+    grown = rss[-1] - rss[0]
+    assert grown < 40 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB from trial 1 to trial 50"
+
+
+def test_bench_compares_the_reference_loop_and_gansearch_in_one_run(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--device", "cpu", "--resolution", "16", "--steps", "10",
+                                      "--trials", "2", "--workers", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["config"]["workers"] == 2 and data["gansearch"]["modes"] == ["eager"]
+    for side in ("naive", "gansearch"):
+        assert data[side]["study_img_s"] > 0 and data[side]["trials_per_hour"] > 0
+    assert data["ratio_study"] == pytest.approx(data["gansearch"]["study_img_s"] / data["naive"]["study_img_s"])
+    assert "whole study, img/s" in result.output and "b/a" in result.output and data["peak_tflops"] > 0
+
+
+def test_an_rdb_storage_url_works_too(tiny_study, tmp_path):
+    path = tiny_study(n_trials=2)
+    path.write_text(path.read_text() + f"storage: sqlite:///{tmp_path / 'shared.db'}\n")
+    gansearch.run_study(path, progress=False)
+    assert (tmp_path / "shared.db").exists()
+    assert list(gansearch.trials_dataframe(path)["state"]) == ["complete", "complete"]
