@@ -22,7 +22,7 @@ from .builder import Discriminator, Generator, dcgan_init
 from .devices import host_cores, plan_workers, resolve_devices
 from .plugins import load_registry
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
-from .trainer import Step, train
+from .trainer import Step, memory_format, train
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,10 @@ def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device
 
 
 def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str]:
-    """gansearch's trainer on one trial (data already on the device); returns (seconds, step mode)."""
+    """gansearch's trainer on one trial (data already on the device, in its layout); returns (seconds, mode)."""
     g, d = _pair(spec, data.device, seed)
+    layout = memory_format(data.device)
+    g, d = g.to(memory_format=layout), d.to(memory_format=layout)
     _sync(data.device)
     started = time.perf_counter()
     result = train(g, d, data, _train_spec(cfg, seed), score=lambda g: 0.0)
@@ -111,7 +113,7 @@ def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: 
 def _bench_worker(spec, data_cpu, cfg, device, threads, seeds, queue):
     torch.set_num_threads(threads)
     device = torch.device(device)
-    data = data_cpu.to(device)
+    data = data_cpu.to(device).contiguous(memory_format=memory_format(device))
     gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
     _sync(device)
     started = time.time()
@@ -164,7 +166,7 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
     for i in range(n_trials):
         naive_times.append(naive_trial(spec, data_cpu, cfg, device, i))
         progress(f"  (a) naive trial {i + 1}/{n_trials}: {images_per_trial / naive_times[-1]:,.0f} img/s")
-    data = data_cpu.to(device)
+    data = data_cpu.to(device).contiguous(memory_format=memory_format(device))
     gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm-up
     single, mode = gansearch_trial(spec, data, cfg, 0)
     progress(f"  (b) gansearch single trial ({mode}): {images_per_trial / single:,.0f} img/s")

@@ -18,7 +18,7 @@ from .images import save_samples
 from .metrics import FrechetScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, open_study, prepare, trial_seed
-from .trainer import train
+from .trainer import memory_format, train
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 5
@@ -36,7 +36,7 @@ class Objective:
         self.device = device
         self.worker = worker
         cfg = prepared.config
-        self.data = prepared.data.to(device)
+        self.data = prepared.data.to(device).contiguous(memory_format=memory_format(device))
         self.scorer = FrechetScorer.for_study(self.data, cfg, device)
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -63,7 +63,8 @@ class Objective:
             g, d = build_pair(arch, self.p.registry, seed)
             trial.set_user_attr("g_params", count_params(g))
             trial.set_user_attr("d_params", count_params(d))
-            g, d = g.to(self.device), d.to(self.device)
+            layout = memory_format(self.device)
+            g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
             result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes)
             steps = result.steps
             return result.score

@@ -33,6 +33,12 @@ def g_loss(loss: str, fake_logits):
     return F.softplus(-fake_logits).mean()
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last on CPU, where oneDNN runs small GAN convs ~1.17x faster that way (measured on
+    2 cores, 32x32, width 16); the default layout on CUDA."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
 class Step:
     """One training step: ``d_steps`` discriminator updates, then one generator update.
 
@@ -43,9 +49,10 @@ class Step:
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
                  capturable: bool = False):
         self.g, self.d, self.data, self.spec = generator, discriminator, data, spec
-        betas = (spec.beta1, spec.beta2)
-        self.opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, betas=betas, capturable=capturable)
-        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=spec.lr_d, betas=betas, capturable=capturable)
+        # eager: the fused Adam kernel; in a CUDA graph: capturable Adam, its step counters on the device
+        kw = dict(betas=(spec.beta1, spec.beta2), capturable=capturable, fused=not capturable)
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, **kw)
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=spec.lr_d, **kw)
         self.loss_d = self.loss_g = None
 
     def __call__(self):
