@@ -113,6 +113,8 @@ def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: 
 def _bench_worker(spec, data_cpu, cfg, device, threads, seeds, queue):
     torch.set_num_threads(threads)
     device = torch.device(device)
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # as gansearch's workers do
     data = data_cpu.to(device).contiguous(memory_format=memory_format(device))
     gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
     _sync(device)

@@ -131,6 +131,8 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
     ``MAX_CONSECUTIVE_FAILURES`` fail in a row; returns the last failure reason in that case."""
     cfg = prepared.config
     torch.set_num_threads(slot.threads)
+    if slot.device != "cpu":
+        torch.set_float32_matmul_precision("high")  # TF32 for the linear layers (convs use it by default)
     study = open_study(cfg, create=True, worker=index)
     objective = Objective(prepared, torch.device(slot.device), worker=f"{index}@{slot.device}")
     failures = 0

@@ -1,0 +1,101 @@
+"""The CUDA paths: graph capture, its fallback, several workers on one GPU, no memory leak."""
+
+import torch
+
+import gansearch
+from gansearch import runner
+from gansearch.bench import _pair, _train_spec, BenchConfig, dcgan_spec
+from gansearch.trainer import Step, make_step, train
+
+CUDA = torch.device("cuda:0")
+
+
+def test_graphed_and_eager_training_from_one_seed_agree():
+    spec = dcgan_spec(32, 32)
+    data = torch.rand(1024, 3, 32, 32, device=CUDA) * 2 - 1
+    tspec = _train_spec(BenchConfig(steps=50), seed=7)
+    g1, d1 = _pair(spec, CUDA, 0)
+    result = train(g1, d1, data, tspec, score=lambda g: 0.0)
+    assert result.mode == "cuda_graph", result.fallback
+    g2, d2 = _pair(spec, CUDA, 0)
+    torch.manual_seed(tspec.seed)
+    eager = Step(g2, d2, data, tspec, capturable=True)  # the same optimizer arithmetic, run eagerly
+    for _ in range(tspec.steps):
+        eager()
+    torch.cuda.synchronize()
+    for (name, a), b in zip([*g1.named_parameters(), *d1.named_parameters()],
+                            [*g2.parameters(), *d2.parameters()]):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-5), f"{name}: max diff {(a - b).abs().max().item():.3g}"
+
+
+def test_graph_replays_draw_fresh_batches_and_noise():
+    spec = dcgan_spec(32, 32)
+    data = torch.rand(1024, 3, 32, 32, device=CUDA) * 2 - 1
+    g, d = _pair(spec, CUDA, 0)
+    notes = {}
+    step, _ = make_step(g, d, data, _train_spec(BenchConfig(steps=50), 0), notes)
+    assert notes["mode"] == "cuda_graph"
+    losses = set()
+    for _ in range(5):
+        step()
+        losses.add(round(step.step.loss_d.item(), 6))
+    assert len(losses) == 5
+
+
+SYNCING_BLOCK = """
+import torch.nn as nn
+import gansearch
+
+
+class Syncs(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(a.in_channels, a.out_channels, a.stride, a.stride)
+
+    def forward(self, x):
+        if x.abs().max().item() > 1e9:  # a host sync: cannot be captured in a CUDA graph
+            raise RuntimeError("unreachable")
+        return self.conv(x)
+
+
+@gansearch.hookimpl
+def register_blocks(register):
+    register(gansearch.Block("syncs", Syncs, scale="up", description="reads a value back to the host"))
+"""
+
+
+def test_a_block_that_cannot_be_captured_falls_back_to_eager_with_the_reason(cuda_study, tmp_path):
+    (tmp_path / "syncs.py").write_text(SYNCING_BLOCK)
+    path = cuda_study(n_trials=2, plugins="[syncs.py]", g_blocks="syncs",
+                      extra="")
+    path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [2]").replace("strides: [1, 2]",
+                                                                                        "strides: [2]"))
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").all()
+    assert (df["step_mode"] == "eager").all() and df["graph_fallback"].notna().all()
+
+
+def test_several_workers_share_one_gpu(cuda_study):
+    path = cuda_study(n_trials=8, workers=4)
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() >= 8
+    assert df["worker"].nunique() == 4 and (df["step_mode"] == "cuda_graph").all()
+
+
+def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypatch):
+    path = cuda_study(n_trials=50)
+    path.write_text(path.read_text().replace("steps: 20, eval_every: 10", "steps: 12, eval_every: 6"))
+    allocated = []
+    real_show = runner._show
+
+    def record(bar, trials, trial=None):
+        torch.cuda.synchronize()
+        allocated.append(torch.cuda.memory_allocated())
+        real_show(bar, trials, trial)
+
+    monkeypatch.setattr(runner, "_show", record)
+    gansearch.run_study(path, progress=True)
+    assert len(allocated) == 50
+    assert allocated[-1] - allocated[0] < 16 * 2**20, [a // 2**20 for a in allocated[::10]]
