@@ -1,6 +1,7 @@
 """The README's quickstart, run for real once per test session, and what a user does with its results."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,8 @@ from gansearch.builder import build_pair
 from gansearch.cli import cli
 from gansearch.metrics import FrechetScorer
 from gansearch.spec import ArchSpec
-from gansearch.study import prepare
+from conftest import QUICKSTART
+from gansearch.study import open_study, prepare
 
 
 def test_quickstart_finishes_its_trials_and_prints_the_best(quickstart):
@@ -85,3 +87,18 @@ def test_pruned_trials_never_count_as_best(quickstart):
     table = result.output.split("best ")[-1]
     for number in df[df["state"] == "pruned"]["number"]:
         assert f"\n {number:>6} " not in table and f"\n{number:>7} " not in table
+
+
+def test_one_worker_runs_of_the_quickstart_are_identical(tmp_path):
+    """With one worker and a fixed seed, two runs give identical parameters and scores for every trial."""
+    runs = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(QUICKSTART, folder / "quickstart.yaml")
+        result = CliRunner().invoke(cli, ["run", str(folder / "quickstart.yaml"), "--workers", "1", "--n-trials", "3",
+                                          "--no-progress"])
+        assert result.exit_code == 0, result.output
+        study = open_study(gansearch.load_config(folder / "quickstart.yaml"), create=False)
+        runs.append([(t.params, t.value, t.intermediate_values) for t in study.trials])
+    assert runs[0] == runs[1] and len(runs[0]) == 3
