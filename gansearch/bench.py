@@ -9,6 +9,7 @@ the same fixed architectures for the same step budget, without scoring.
 import datetime
 import multiprocessing as mp
 import platform
+import queue as queue_module
 import time
 from dataclasses import asdict, dataclass
 
@@ -20,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .builder import Discriminator, Generator, dcgan_init
 from .devices import host_cores, plan_workers, resolve_devices
+from .errors import GansearchError
 from .plugins import load_registry
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
 from .trainer import Step, memory_format, train
@@ -110,17 +112,29 @@ def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: 
     return time.perf_counter() - started, result.mode
 
 
-def _bench_worker(spec, data_cpu, cfg, device, threads, seeds, queue):
-    torch.set_num_threads(threads)
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")  # as gansearch's workers do
-    data = data_cpu.to(device).contiguous(memory_format=memory_format(device))
-    gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
-    _sync(device)
-    started = time.time()
-    modes = [gansearch_trial(spec, data, cfg, seed)[1] for seed in seeds]
-    queue.put((started, time.time(), modes))
+def bench_data(cfg: BenchConfig) -> torch.Tensor:
+    """The same synthetic images in every process (regenerated, not pickled through shared memory)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    return torch.rand(4096, 3, cfg.resolution, cfg.resolution, generator=gen) * 2 - 1
+
+
+def _bench_worker(spec, cfg, device, threads, seeds, barrier, queue):
+    try:
+        torch.set_num_threads(threads)
+        device = torch.device(device)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            torch.set_float32_matmul_precision("high")  # as gansearch's workers do
+        data = bench_data(cfg).to(device).contiguous(memory_format=memory_format(device))
+        gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
+        _sync(device)
+        barrier.wait(timeout=600)  # every worker starts its clock together
+        started = time.time()
+        modes = [gansearch_trial(spec, data, cfg, seed)[1] for seed in seeds]
+        queue.put((started, time.time(), modes, None))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        barrier.abort()
+        queue.put((0.0, 0.0, [], f"{type(exc).__name__}: {exc}"))
 
 
 def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:
@@ -136,16 +150,20 @@ def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:
 def peak_flops(device) -> tuple[float, str]:
     """Measured peak of this device in the same run: a large matmul (bf16 on CUDA, fp32 on CPU)."""
     if device.type == "cuda":
-        n, dtype, reps, what = 8192, torch.bfloat16, 20, "bf16 matmul"
+        n, dtype, what = 8192, torch.bfloat16, "bf16 matmul"
     else:
-        n, dtype, reps, what = 1024, torch.float32, 10, "fp32 matmul, all cores"
+        n, dtype, what = 1024, torch.float32, "fp32 matmul, all cores"
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    _sync(device)
-    started = time.perf_counter()
-    for _ in range(reps):
+    for _ in range(3):
         a @ b
+    _sync(device)
+    reps, started = 0, time.perf_counter()
+    while reps < 5 or time.perf_counter() - started < 0.5:
+        a @ b
+        reps += 1
+        if reps % 5 == 0:
+            _sync(device)
     _sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - started), what
 
@@ -154,7 +172,9 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
     device = torch.device(resolve_devices(cfg.device)[0])
     width = cfg.width or (32 if device.type == "cuda" else 16)
     spec = dcgan_spec(cfg.resolution, width)
-    data_cpu = torch.rand(4096, 3, cfg.resolution, cfg.resolution) * 2 - 1
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    data_cpu = bench_data(cfg)
     slots = [s for s in plan_workers([str(device)], cfg.workers)]
     n_trials = cfg.trials or 2 * len(slots)
     images_per_trial = cfg.steps * cfg.batch_size
@@ -176,13 +196,24 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     seeds = [list(range(i, n_trials, len(slots))) for i in range(len(slots))]
-    procs = [ctx.Process(target=_bench_worker, args=(spec, data_cpu, cfg, s.device, s.threads, seeds[i], queue))
-             for i, s in enumerate(slots) if seeds[i]]
+    active = [(slot, seeds[i]) for i, slot in enumerate(slots) if seeds[i]]
+    barrier = ctx.Barrier(len(active))
+    procs = [ctx.Process(target=_bench_worker, args=(spec, cfg, slot.device, slot.threads, worker_seeds, barrier, queue))
+             for slot, worker_seeds in active]
     for p in procs:
         p.start()
-    results = [queue.get() for _ in procs]
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(queue.get(timeout=5))
+        except queue_module.Empty:
+            if not any(p.is_alive() for p in procs):
+                raise GansearchError("a benchmark worker died without a result") from None
     for p in procs:
         p.join()
+    errors = [r[3] for r in results if r[3]]
+    if errors:
+        raise GansearchError(f"benchmark worker failed: {errors[0]}")
     study_seconds = max(r[1] for r in results) - min(r[0] for r in results)
     modes = sorted({m for r in results for m in r[2]})
 

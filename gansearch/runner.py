@@ -3,6 +3,8 @@
 import contextlib
 import fcntl
 import multiprocessing as mp
+import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -127,32 +129,37 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
 
 
 def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:
-    """One worker: pull trials until ``target`` have finished (counting others' running trials) or
-    ``MAX_CONSECUTIVE_FAILURES`` fail in a row; returns the last failure reason in that case."""
+    """One worker: start trials while fewer than ``target`` are finished or running (anyone's), and stop
+    after ``MAX_CONSECUTIVE_FAILURES`` failures in a row; returns the last failure reason in that case."""
     cfg = prepared.config
     torch.set_num_threads(slot.threads)
     if slot.device != "cpu":
+        torch.cuda.set_device(slot.device)  # graphs capture on the current device's streams
         torch.set_float32_matmul_precision("high")  # TF32 for the linear layers (convs use it by default)
     study = open_study(cfg, create=True, worker=index)
-    objective = Objective(prepared, torch.device(slot.device), worker=f"{index}@{slot.device}")
+    objective = Objective(prepared, torch.device(slot.device),
+                          worker=f"{socket.gethostname()}:{os.getpid()}@{slot.device}")
     failures = 0
     last_failure = None
+    deadline = None if timeout is None else time.monotonic() + timeout
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
         nonlocal failures, last_failure
-        trials = study.get_trials(deepcopy=False)
-        done = sum(t.state in FINISHED for t in trials)
-        claimed = done + sum(t.state == TrialState.RUNNING for t in trials)
         failures = 0 if trial.state in FINISHED else failures + 1
         if trial.state == TrialState.FAIL:
             last_failure = trial.user_attrs.get("failure", "see log")
         if bar is not None:
-            _show(bar, trials, trial)
-        if claimed >= target or failures >= MAX_CONSECUTIVE_FAILURES:
-            study.stop()
+            _show(bar, study.get_trials(deepcopy=False), trial)
+
+    def claimed():  # finished, plus running in any worker on any machine
+        return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
 
     # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
-    study.optimize(objective, timeout=timeout, callbacks=[callback], catch=(Exception,))
+    while claimed() < target and failures < MAX_CONSECUTIVE_FAILURES:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
     return last_failure if failures >= MAX_CONSECUTIVE_FAILURES else None
 
 

@@ -5,6 +5,9 @@
 
 import dataclasses
 import json
+import random
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from .space import SearchSpace
 
 
 HEARTBEAT_S = 30
+STORAGE_ATTEMPTS = 5
 
 
 @dataclass
@@ -98,7 +102,7 @@ def check_storage(config: StudyConfig) -> None:
         try:
             import sqlalchemy
 
-            sqlalchemy.make_url(url).get_dialect()
+            sqlalchemy.make_url(url).get_dialect().import_dbapi()  # the driver, e.g. psycopg for postgresql://
             return
         except Exception as exc:  # noqa: BLE001 - sqlalchemy's ArgumentError, a missing driver, ...
             why = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
@@ -168,8 +172,21 @@ def make_storage(config: StudyConfig):
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                      grace_period=4 * HEARTBEAT_S)
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=4 * HEARTBEAT_S)
+        except ImportError as exc:  # no driver: retrying will not help
+            error = exc
+            break
+        except Exception as exc:  # noqa: BLE001 - e.g. two machines creating the tables at once
+            error = exc
+            time.sleep(random.uniform(0.5, 2.0) * (attempt + 1))
+    cause = error.__cause__ or error
+    raise StudyConfigError(f"cannot open {url!r}: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+                           file=config.file, key="storage") from None
 
 
 def storage_exists(config: StudyConfig) -> bool:

@@ -68,11 +68,13 @@ class Step:
             loss_d.backward()
             self.opt_d.step()
         self.d.requires_grad_(False)  # the generator step needs no D weight gradients
-        loss_g = g_loss(spec.loss, self.d(fake))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        self.d.requires_grad_(True)
+        try:
+            loss_g = g_loss(spec.loss, self.d(fake))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        finally:
+            self.d.requires_grad_(True)
         self.loss_d, self.loss_g = loss_d, loss_g
 
     def check(self, step: int):
@@ -81,22 +83,51 @@ class Step:
             raise TrialDiverged(f"non-finite loss at step {step} (D {d}, G {g})")
 
 
+_SIDE_STREAMS: dict[int, "torch.cuda.Stream"] = {}
+
+
+def side_stream(device: torch.device) -> "torch.cuda.Stream":
+    """One warm-up/capture stream per device for the life of the process: each new stream would get
+    its own cuBLAS workspace, which PyTorch keeps, so a stream per trial grows memory trial after trial."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    if index not in _SIDE_STREAMS:
+        _SIDE_STREAMS[index] = torch.cuda.Stream(device)
+    return _SIDE_STREAMS[index]
+
+
 class GraphedStep:
     """``Step`` captured as one CUDA graph; ``__call__`` replays it (one launch per training step)."""
 
-    def __init__(self, step: Step):
+    def __init__(self, step: Step, stream: "torch.cuda.Stream"):
         self.step = step
         self.graph = torch.cuda.CUDAGraph()
         step.opt_g.zero_grad(set_to_none=True)
         step.opt_d.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self.graph):
-            step()
+        with torch.cuda.stream(stream):  # restores the current stream even if the capture fails
+            with torch.cuda.graph(self.graph, stream=stream):
+                step()
 
     def __call__(self):
         self.graph.replay()
 
     def check(self, step: int):
         self.step.check(step)
+
+
+def _reset_after_failed_capture(device: torch.device, stream) -> None:
+    """A capture that failed can leave the CUDA generator marked as capturing (torch < 2.13): a tiny
+    capture that succeeds resets it, so the eager fallback can draw random numbers again."""
+    torch.cuda.synchronize(device)
+    try:
+        graph, x = torch.cuda.CUDAGraph(), torch.zeros(1, device=device)
+        with torch.cuda.stream(stream):
+            with torch.cuda.graph(graph, stream=stream):
+                torch.randn(1, device=device)
+                x.add_(1)
+        graph.replay()
+        torch.cuda.synchronize(device)
+    except Exception:  # noqa: BLE001 - best effort: the fallback step reports anything still wrong
+        pass
 
 
 @dataclass
@@ -112,30 +143,39 @@ class TrainResult:
 def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
     """The step to run and how many steps it already ran: graphed on CUDA when asked and capturable
     (after a few eager warm-up steps, which count as training), else eager."""
-    on_cuda = spec.cuda_graphs and data.device.type == "cuda"
     warmup = min(WARMUP_STEPS, spec.steps - 1, spec.eval_every - 1)  # no evaluation falls in the warm-up
-    step = Step(generator, discriminator, data, spec, capturable=on_cuda)
+    on_cuda = spec.cuda_graphs and data.device.type == "cuda"
     notes["mode"] = "eager"
-    if not on_cuda:
-        return step, 0
-    if warmup < 1:
+    if on_cuda and warmup < 1:
         notes["fallback"] = "steps or eval_every too small to warm up before capture"
-        return step, 0
+    if not on_cuda or warmup < 1:
+        return Step(generator, discriminator, data, spec), 0
     device = data.device
-    side = torch.cuda.Stream(device)
+    step = Step(generator, discriminator, data, spec, capturable=True)
+    side = side_stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            step()
-    torch.cuda.current_stream(device).wait_stream(side)
+    done = 0
     try:
-        graphed = GraphedStep(step)
-    except Exception as exc:  # noqa: BLE001 - e.g. a plugin block that syncs with the host in forward
-        torch.cuda.synchronize(device)
-        notes["fallback"] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
-        return step, warmup
-    notes["mode"] = "cuda_graph"
-    return graphed, warmup
+        torch.cuda.set_sync_debug_mode("error")  # a host sync (e.g. .item() in a block) fails here, not mid-capture
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                step()
+                done += 1
+    except RuntimeError as exc:
+        notes["fallback"] = f"warm-up: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+        torch.cuda.current_stream(device).wait_stream(side)
+    if "fallback" not in notes:
+        try:
+            graphed = GraphedStep(step, side)
+            notes["mode"] = "cuda_graph"
+            return graphed, done
+        except Exception as exc:  # noqa: BLE001 - anything else a block does that cannot be captured
+            cause = exc.__context__ or exc
+            notes["fallback"] = f"capture: {type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"
+            _reset_after_failed_capture(device, side)
+    return step, done
 
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,

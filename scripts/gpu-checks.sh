@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
-# Then run there, carrying .whl:   bash scripts/gpu-checks.sh     (results under $OUT, default ./gpu-results)
-# Takes about 6-8 minutes on one H100/H200.
+# Run there with carry [".whl"]:  bash scripts/gpu-checks.sh      (results under $OUT, default ./gpu-results)
+# About 7 minutes on one H100/H200; each step has its own timeout so one hang cannot eat the budget.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
 mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     || exit 1
@@ -14,23 +15,28 @@ if [ -d .whl ]; then
 else
   export PYTHONPATH=$PWD
 fi
-export GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1
-{ nvidia-smi; python3 -c "import torch, optuna; print('torch', torch.__version__, 'optuna', optuna.__version__)"; } \
-  > "$OUT/env.txt" 2>&1
-gs() { python3 -c "from gansearch.cli import main; main()" "$@"; }
+GS=(python3 -c "from gansearch.cli import main; main()")
+{
+  nvidia-smi
+  python3 -c "import torch, optuna; print('torch', torch.__version__, 'cuda', torch.version.cuda,
+    'cudnn', torch.backends.cudnn.version(), 'optuna', optuna.__version__)"
+} > "$OUT/env.txt" 2>&1
 
-# 1. CUDA paths: graph capture == eager, fallback, workers on one GPU, no leak
-timeout 240 python3 -m pytest -q -p no:cacheprovider tests_gpu > "$OUT/tests_gpu.txt" 2>&1
+# 1. CUDA paths: graph capture equals eager, fallback, workers on one GPU, no memory growth (tests_gpu/)
+timeout 200 python3 -m pytest -q -p no:cacheprovider --timeout 120 --durations=10 -rA tests_gpu \
+  > "$OUT/tests_gpu.txt" 2>&1
 echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
 
-# 2. benchmarks, each printing its ratios measured in one run
-timeout 150 gs bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+# 2. benchmarks: the classic loop against gansearch, ratios measured in one run
+timeout 120 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
   -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
-timeout 150 gs bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+timeout 100 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
   -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
 
-# 3. the quickstart on the GPU (devices: auto picks it), timing only
-cp studies/quickstart.yaml "$OUT/quickstart.yaml"
-{ time timeout 120 gs run "$OUT/quickstart.yaml" --no-progress; } > "$OUT/quickstart.txt" 2>&1
-rm -rf "$OUT/runs"
-tail -n 3 "$OUT"/*.txt
+# 3. the quickstart on the GPU (devices: auto picks it): wall time and what each trial ran as
+mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
+{ time timeout 90 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress; } > "$OUT/quickstart.txt" 2>&1
+python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
+print(df[['number', 'state', 'score', 'duration_s', 'score_s', 'step_mode', 'graph_fallback', 'worker']]
+      .to_string())" >> "$OUT/quickstart.txt" 2>&1
+tail -n 4 "$OUT"/*.txt
