@@ -117,8 +117,12 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
         bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
                    dynamic_ncols=True)
         try:
-            if len(slots) == 1:
-                failures = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
+            if len(slots) == 1:  # in this process: leave its torch thread count as it was
+                threads = torch.get_num_threads()
+                try:
+                    failures = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
+                finally:
+                    torch.set_num_threads(threads)
             else:
                 failures = _supervise(path, entry_points, cfg, slots, target, bar, verbose)
         finally:
