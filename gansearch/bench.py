@@ -249,7 +249,7 @@ def format_report(r: dict) -> str:
     lines = [
         f"{r['device']} ({r['host_cores']} host cores), torch {r['torch']}, {r['date']}",
         f"one step: {r['step_gflop']:.3f} GFLOP; measured peak {r['peak_tflops']:.2f} TFLOP/s ({r['peak_measured_with']})",
-        f"{'':28}{'naive (a)':>14}{'gansearch (b)':>16}{'b/a':>8}",
+        f"{'':28}{'classic (a)':>14}{'gansearch (b)':>16}{'b/a':>8}",
         f"{'single trial, img/s':28}{n['single_img_s']:>14,.0f}{g['single_img_s']:>16,.0f}{r['ratio_single']:>7.2f}x",
         f"{'whole study, img/s':28}{n['study_img_s']:>14,.0f}{g['study_img_s']:>16,.0f}{r['ratio_study']:>7.2f}x",
         f"{'whole study, trials/hour':28}{n['trials_per_hour']:>14,.0f}{g['trials_per_hour']:>16,.0f}",

@@ -12,6 +12,7 @@ from .errors import DatasetError, GansearchError, PluginError, StudyConfigError,
 
 BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
 FORMATS = ("table", "csv", "json", "parquet")
+STATES = ("complete", "pruned", "fail", "running", "waiting")
 
 
 def edge(fn):
@@ -63,7 +64,7 @@ def run(study, n_trials, workers, no_progress):
     config = load_config(study)
     df = frame(result, config.output_dir)
     click.echo(f"study {config.name!r}: {len(df)} trials "
-               f"({', '.join(f'{n} {s}' for s, n in df['state'].value_counts().items())}); "
+               f"({', '.join(f'{n} {s}' for s, n in df['state'].value_counts().reindex(STATES).dropna().astype(int).items())}); "
                f"results in {config.output_dir}")
     click.echo(summary_table(df))
 

@@ -57,7 +57,7 @@ class Objective:
             nonlocal steps
             steps = step
             trial.report(value, step)
-            if trial.should_prune():
+            if step < spec.steps and trial.should_prune():  # a fully trained trial is complete, never pruned
                 trial.set_user_attr("pruned_at", step)
                 raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
 

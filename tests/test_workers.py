@@ -98,7 +98,7 @@ def postgres_url():
     if not base:
         if os.environ.get("CI"):
             pytest.fail("CI must provide PostgreSQL: .ci/run sets GANSEARCH_TEST_POSTGRES")
-        pytest.skip("set GANSEARCH_TEST_POSTGRES=postgresql://user:pass@host/postgres to run")
+        pytest.skip("set GANSEARCH_TEST_POSTGRES=postgresql://user:password@localhost/postgres to run")
     import psycopg
 
     name = f"gansearch_test_{uuid.uuid4().hex[:8]}"
