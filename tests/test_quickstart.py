@@ -14,8 +14,9 @@ from gansearch.builder import build_pair
 from gansearch.cli import cli
 from gansearch.metrics import FrechetScorer
 from gansearch.spec import ArchSpec
-from conftest import QUICKSTART
 from gansearch.study import open_study, prepare
+
+QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
 
 def test_quickstart_finishes_its_trials_and_prints_the_best(quickstart):
