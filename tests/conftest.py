@@ -96,3 +96,25 @@ def quickstart(tmp_path_factory):
     mp.undo()
     assert result.exit_code == 0, result.output
     return path, result
+
+
+@pytest.fixture
+def interrupt_trial(monkeypatch):
+    """``interrupt_trial(n)``: the n-th trial this process trains is hit by Ctrl-C (KeyboardInterrupt)."""
+    from gansearch import runner
+
+    real_train = runner.train
+
+    def arm(n):
+        calls = {"n": 0}
+
+        def train(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real_train(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "train", train)
+        return lambda: monkeypatch.setattr(runner, "train", real_train)  # disarm
+
+    return arm

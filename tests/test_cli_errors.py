@@ -82,20 +82,9 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch, write_study):
     assert_nothing_created(tmp_path)
 
 
-def test_ctrl_c_says_finished_trials_are_kept(tiny_study, monkeypatch):
-    from gansearch import runner
-
+def test_ctrl_c_says_finished_trials_are_kept(tiny_study, interrupt_trial):
     path = tiny_study(n_trials=3)
-    calls = {"n": 0}
-    real_train = runner.train
-
-    def interrupt_second(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "train", interrupt_second)
+    interrupt_trial(2)
     result = CliRunner().invoke(cli, ["run", "--no-progress", str(path)])
     assert result.exit_code == 130
     assert result.stderr.strip() == "Interrupted: finished trials are kept; run the same command again to resume."

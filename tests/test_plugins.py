@@ -104,14 +104,19 @@ def test_plugin_by_path_from_a_study_file(tmp_path):
     assert registry.blocks["pixel_shuffle"].plugin.endswith("gansearch_pixelshuffle.py")
 
 
-def _fake_installed_plugin(tmp_path, monkeypatch):
-    """A dist-info folder on sys.path: what `pip install ./plugins/gansearch-pixelshuffle` leaves behind."""
-    site = tmp_path / "site"
-    info = site / "gansearch_pixelshuffle-0.1.0.dist-info"
+def _dist_info(site, dist, version, entry_point, monkeypatch):
+    """An installed distribution's metadata on sys.path, declaring one `gansearch` entry point."""
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gansearch-pixelshuffle\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[gansearch]\npixelshuffle = gansearch_pixelshuffle\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[gansearch]\n{entry_point}\n")
     monkeypatch.syspath_prepend(str(site))
+
+
+def _fake_installed_plugin(tmp_path, monkeypatch):
+    """What `pip install ./plugins/gansearch-pixelshuffle` leaves behind."""
+    _dist_info(tmp_path / "site", "gansearch-pixelshuffle", "0.1.0", "pixelshuffle = gansearch_pixelshuffle",
+               monkeypatch)
     monkeypatch.syspath_prepend(str(PIXELSHUFFLE))
     monkeypatch.delitem(sys.modules, "gansearch_pixelshuffle", raising=False)
 
@@ -134,12 +139,8 @@ def test_autoload_can_be_switched_off(tmp_path, monkeypatch):
 
 def test_broken_entry_point_names_the_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    info = site / "brokenplug-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[gansearch]\nbroken = brokenplug_mod\n")
+    _dist_info(site, "brokenplug", "1.0", "broken = brokenplug_mod", monkeypatch)
     (site / "brokenplug_mod.py").write_text("raise RuntimeError('boom at import')\n")
-    monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
     with pytest.raises(gansearch.PluginError, match=r"plugin 'broken' .*brokenplug 1.0.*RuntimeError: boom"):
         load_registry()

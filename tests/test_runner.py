@@ -47,23 +47,14 @@ def test_two_runs_with_the_same_seed_are_identical(tiny_study, tmp_path):
     assert [(t.params, t.value) for t in a.get_trials()] == [(t.params, t.value) for t in b.get_trials()]
 
 
-def test_a_crash_mid_study_loses_no_finished_trial(tiny_study, monkeypatch):
+def test_a_crash_mid_study_loses_no_finished_trial(tiny_study, interrupt_trial):
     path = tiny_study(n_trials=4)
-    calls = {"n": 0}
-    real_train = runner.train
-
-    def crash_on_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "train", crash_on_third)
+    disarm = interrupt_trial(3)
     with pytest.raises(KeyboardInterrupt):
         gansearch.run_study(path, progress=False)
     states = [t.state.name for t in open_study(load_config(path), create=False).get_trials()]
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
-    monkeypatch.setattr(runner, "train", real_train)
+    disarm()
     study = gansearch.run_study(path, progress=False)
     assert [t.state.name for t in study.get_trials()].count("COMPLETE") == 4
 
