@@ -14,6 +14,7 @@ from .errors import (  # noqa: E402
     BlockShapeError, DatasetError, GansearchError, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
 )
 from .hookspecs import hookimpl  # noqa: E402
+from .metric import Extractor, ExtractorRequest, Features, Metric  # noqa: E402
 from .layers import ACTIVATIONS, NORMS, exact_conv, make_activation, make_norm  # noqa: E402
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec  # noqa: E402
 
@@ -22,7 +23,7 @@ _LAZY = {  # public name -> module that defines it
     "run_study": "runner", "prepare": "study", "load_config": "config", "StudyConfig": "config",
     "load_registry": "plugins", "get_plugin_manager": "plugins", "Registry": "plugins",
     "build_pair": "builder", "Generator": "builder", "Discriminator": "builder",
-    "FrechetScorer": "metrics", "train": "trainer",
+    "Scorer": "scoring", "evaluate": "evaluation", "train": "trainer",
 }
 
 
@@ -36,7 +37,7 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATIONS", "ArchSpec", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
-    "GansearchError", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
+    "Extractor", "ExtractorRequest", "Features", "GansearchError", "Metric", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
     "StudyNotFound", "TrainSpec", "TrialDiverged", "exact_conv", "hookimpl", "make_activation", "make_norm",
     *_LAZY,
 ]

@@ -13,16 +13,21 @@ from .plugins import load_registry
 from .spec import ArchSpec
 from .study import open_study
 
-DERIVED = ("g_params", "d_params", "steps", "pruned_at", "failure", "score_s", "step_mode", "graph_fallback", "worker")
+DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "score_s", "step_mode",
+           "graph_fallback", "worker")
+TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
 
 def trials_dataframe(study_file) -> pd.DataFrame:
     """All trials of the study described by ``study_file`` (a study.yaml path) as a DataFrame.
 
-    Columns: ``number``, ``state``, ``score``, ``duration_s``, each parameter by its dotted name
+    Columns: ``number``, ``state``, ``score``, ``score_se`` (its standard error), ``tie`` (within two
+    standard errors of the best score), ``duration_s``, each parameter by its dotted name
     (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
     ``d_params``, ``steps``, ``pruned_at``, ``failure``, ``score_s`` (time spent scoring),
-    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, and absolute ``samples`` / ``generator`` paths.
+    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, ``baseline`` (the hand design's name on its
+    trial), every metric of a complete trial with its ``<metric>_se`` (``fd``, ``kid``, ``precision``,
+    ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute ``samples`` / ``generator`` paths.
     """
     config = load_config(study_file)
     study = open_study(config, create=False)
@@ -30,15 +35,19 @@ def trials_dataframe(study_file) -> pd.DataFrame:
 
 
 def frame(study, output_dir: Path) -> pd.DataFrame:
-    rows, param_names = [], []
+    rows, param_names, metric_names = [], [], []
     for t in study.get_trials(deepcopy=False):
         for name in t.params:
             if name not in param_names:
                 param_names.append(name)
         duration = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else None
-        row = {"number": t.number, "state": t.state.name.lower(), "score": t.value, "duration_s": duration,
-               **t.params}
+        row = {"number": t.number, "state": t.state.name.lower(), "score": t.value,
+               "score_se": t.user_attrs.get("score_se"), "duration_s": duration, **t.params}
+        for name, value in (t.user_attrs.get("metrics") or {}).items():
+            row[name] = value
+            if name not in metric_names:
+                metric_names.append(name)
         row.update({k: t.user_attrs.get(k) for k in DERIVED})
         arch = t.user_attrs.get("arch")
         for net, prefix in (("generator", "g"), ("discriminator", "d")):
@@ -52,14 +61,29 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
             row[key] = str(output_dir / rel) if rel else None
         row["datetime_start"] = t.datetime_start
         rows.append(row)
-    columns = ["number", "state", "score", "duration_s", *param_names, *DERIVED, "samples", "generator",
-               "datetime_start"]
+    columns = ["number", "state", "score", "score_se", "tie", "duration_s", *param_names, *DERIVED, *metric_names,
+               "samples", "generator", "datetime_start"]
     df = pd.DataFrame(rows, columns=columns)
+    df["tie"] = ties(df)
     for col in df.columns:  # integer columns with gaps (layers some trials lack) stay integers
         values = [row[col] for row in rows if row.get(col) is not None]
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             df[col] = df[col].astype("Int64")
     return df
+
+
+def ties(df: pd.DataFrame) -> pd.Series:
+    """True for complete trials whose score is within two standard errors of the best one's (the best
+    included): the standard error of the difference, sqrt(se² + se_best²), where both are known."""
+    complete = df[(df["state"] == "complete") & df["score"].notna()]
+    out = pd.Series(False, index=df.index, dtype=bool)
+    if complete.empty:
+        return out
+    best = complete.loc[complete["score"].idxmin()]
+    se = complete["score_se"].astype(float).fillna(0.0)
+    margin = TIE_SE * (se**2 + (0.0 if pd.isna(best["score_se"]) else float(best["score_se"])) ** 2) ** 0.5
+    out.loc[complete.index] = (complete["score"] - best["score"]) <= margin
+    return out
 
 
 def best_trial(study_file):

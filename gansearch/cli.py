@@ -69,16 +69,43 @@ def run(study, n_trials, workers, no_progress):
     click.echo(summary_table(df))
 
 
+def with_se(value, se) -> str:
+    return f"{value:.4g}" if se is None or se != se else f"{value:.4g} ± {se:.2g}"
+
+
 def summary_table(df, top: int = 5) -> str:
-    done = df[df["state"] == "complete"].sort_values("score").head(top)
+    """The best trials, ties with the best marked, and the best against the baseline trial."""
+    import pandas as pd
+
+    done = df[df["state"] == "complete"].sort_values("score")
     if done.empty:
         return "no complete trial yet"
-    cols = ["number", "score", "g_params", "d_params", "g.strides", "d.strides", "duration_s", "samples"]
-    view = done[[c for c in cols if c in done.columns]].copy()
-    view["score"] = view["score"].map(lambda v: f"{v:.4g}")
+    shown = done.head(top)
+    baseline = done[done["baseline"].notna()] if "baseline" in done else done.iloc[:0]
+    if not baseline.empty and baseline.index[0] not in shown.index:
+        shown = pd.concat([shown, baseline.head(1)])
+    cols = ["number", "score", "tie", "g_params", "d_params", "g.strides", "d.strides", "duration_s", "samples"]
+    view = shown[[c for c in cols if c in shown.columns]].copy()
+    view["score"] = [with_se(v, se) for v, se in zip(shown["score"], shown["score_se"])]
+    view["tie"] = ["tie" if t else "" for t in shown["tie"]]
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
-    title = "best trial" if len(view) == 1 else f"best {len(view)} trials"
-    return f"{title} (lower score is better):\n" + view.to_string(index=False)
+    view.insert(1, "", ["baseline" if b == b and b is not None else "" for b in shown["baseline"]])
+    title = "best trial" if len(done) == 1 else f"best {min(top, len(done))} trials"
+    lines = [f"{title} (lower score is better; 'tie': within two standard errors of the best):",
+             view.to_string(index=False)]
+    lines += baseline_lines(done, baseline)
+    return "\n".join(lines)
+
+
+def baseline_lines(done, baseline) -> list[str]:
+    if baseline.empty:
+        return []
+    best, base = done.iloc[0], baseline.iloc[0]
+    if best["number"] == base["number"]:
+        return [f"the {base['baseline']} baseline (trial {base['number']}) is the best trial so far"]
+    ratio = best["score"] / base["score"] if base["score"] else float("inf")
+    return [f"best/baseline: {ratio:.3g} (trial {best['number']}: {best['score']:.4g} vs the {base['baseline']} "
+            f"baseline, trial {base['number']}: {base['score']:.4g})"]
 
 
 @cli.command()
@@ -121,16 +148,34 @@ def best(study, as_json):
     from .analysis import best_trial
     from .config import load_config
 
+    from .analysis import trials_dataframe
+
     trial = best_trial(study)
     output_dir = load_config(study).output_dir
-    info = {"number": trial.number, "score": trial.value, "params": trial.params,
+    df = trials_dataframe(study)
+    done = df[df["state"] == "complete"].sort_values("score")
+    tied = [int(n) for n in done.loc[done["tie"], "number"] if n != trial.number]
+    baseline = done[done["baseline"].notna()]
+    info = {"number": trial.number, "score": trial.value, "score_se": trial.user_attrs.get("score_se"),
+            "ties": tied, "metrics": trial.user_attrs.get("metrics", {}), "params": trial.params,
             "arch": trial.user_attrs.get("arch"), "train": trial.user_attrs.get("train"),
+            "baseline": None if baseline.empty else {
+                "name": baseline.iloc[0]["baseline"], "number": int(baseline.iloc[0]["number"]),
+                "score": float(baseline.iloc[0]["score"]),
+                "best_over_baseline": float(trial.value / baseline.iloc[0]["score"])},
             "samples": str(output_dir / trial.user_attrs["samples"]) if "samples" in trial.user_attrs else None,
             "generator": str(output_dir / trial.user_attrs["generator"]) if "generator" in trial.user_attrs else None}
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json.dumps(info, indent=2, default=str))
         return
-    click.echo(f"best trial: #{trial.number}  score {trial.value:.4g}")
+    click.echo(f"best trial: #{trial.number}  score {with_se(trial.value, info['score_se'])}"
+               + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in tied)})" if tied else ""))
+    for line in baseline_lines(done, baseline):
+        click.echo(line)
+    metrics = info["metrics"]
+    if metrics:
+        click.echo("metrics: " + ", ".join(f"{k} {with_se(v, metrics.get(f'{k}_se'))}"
+                                           for k, v in metrics.items() if not k.endswith("_se")))
     arch = info["arch"]
     for name in ("generator", "discriminator"):
         net = arch[name]
@@ -143,10 +188,37 @@ def best(study, as_json):
             click.echo(f"  {i}: {layer['block']:<14} k{layer['kernel']} s{layer['stride']} -> "
                        f"{layer['out_channels']:<4} {layer['norm']:<8} {layer['activation']}{opts}")
         if name == "discriminator":
-            click.echo(f"  head: linear -> 1 logit")
+            click.echo("  head: linear -> 1 logit")
     click.echo("train: " + ", ".join(f"{k}={v}" for k, v in info["train"].items()))
     click.echo(f"samples: {info['samples']}")
     click.echo(f"generator weights: {info['generator']}")
+
+
+@cli.command()
+@study_file
+@click.option("--images", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A folder of PNG/JPEG images (read like the folder dataset: resized, centre-cropped).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@edge
+def evaluate(study, folder, device, as_json):
+    """Score the images in a folder against STUDY's real data: every metric, with standard errors."""
+    from .evaluation import check_images, load_images
+    from .scoring import Scorer
+    from .study import prepare
+
+    prepared = prepare(study)
+    images = load_images(folder, prepared)
+    check_images(images, prepared)
+    result = Scorer.for_study(prepared, device).evaluate(images)
+    if as_json:
+        click.echo(json.dumps({"images": len(images), **result}, indent=2))
+        return
+    click.echo(f"{len(images)} images from {folder} against study {prepared.config.name!r} "
+               f"(trials use {prepared.config.score.samples} samples):")
+    for name, value in result.items():
+        if not name.endswith("_se"):
+            click.echo(f"  {name:<16} {with_se(value, result.get(f'{name}_se'))}")
 
 
 @cli.command()

@@ -15,7 +15,6 @@ from typing import Any, Union
 import yaml
 
 from .errors import StudyConfigError
-from .metrics import FEATURE_DIM
 
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -74,10 +73,19 @@ class TrainSpace:
     cuda_graphs: bool = True  # on CUDA, capture the G/D step as a CUDA graph (falls back to eager if it cannot)
 
 
+MIN_SAMPLES = 128
+
+
 @dataclass
 class ScoreConfig:
-    samples: int = 1024  # generated (and at most real) images per Fréchet distance
-    feature_seed: int = 0  # seed of the random feature extractor; change it and scores are not comparable
+    """How trials are scored: features, the objective, and what else is computed and stored."""
+
+    extractor: str = "layout"  # features of the objective and of plain metric names: a registered extractor
+    objective: str = "fd"  # the lower-is-better metric Optuna minimises: a metric name, or name@extractor
+    metrics: list[str] | str = "auto"  # computed for every complete trial: auto, or a list of metric[@extractor]
+    samples: int = 1024  # generated images per evaluation (real images: at least this many, up to 2048+)
+    feature_seed: int = 0  # seeds random features and trained extractors; change it and scores are not comparable
+    inception_weights: str | None = None  # pt_inception-2015-12-05-6726825d.pth (or $GANSEARCH_INCEPTION_WEIGHTS)
 
 
 @dataclass
@@ -106,6 +114,7 @@ class StudyConfig:
     storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
     plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})
+    baseline: str | None = "dcgan"  # the hand design run as trial 0 with the study's training settings; none: off
     file: str = field(default="<memory>", metadata={"internal": True})
 
     @property
@@ -331,8 +340,8 @@ def _check_values(c: StudyConfig):
         ("data.channels", c.data.channels, c.data.channels in (None, 1, 3), "1 or 3"),
         ("train.steps", c.train.steps, c.train.steps >= 1, "an integer >= 1"),
         ("train.eval_every", c.train.eval_every, c.train.eval_every >= 1, "an integer >= 1"),
-        ("score.samples", c.score.samples, c.score.samples >= FEATURE_DIM,
-         f"an integer >= {FEATURE_DIM} (the feature dimension), so the covariance has full rank"),
+        ("score.samples", c.score.samples, c.score.samples >= MIN_SAMPLES,
+         f"an integer >= {MIN_SAMPLES}, for stable statistics (KID suits small counts best)"),
         ("workers", c.workers, c.workers == "auto" or (isinstance(c.workers, int) and c.workers >= 1),
          "auto or an integer >= 1"),
     ):

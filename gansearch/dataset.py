@@ -33,10 +33,13 @@ class DataRequest:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset: ``load(request)`` returns float32 (N, C, H, W) in [-1, 1].
+    """A dataset: ``load(request)`` returns float32 (N, C, H, W) in [-1, 1], or, for a labelled
+    dataset, a pair ``(images, labels)`` with int64 (N,) labels indexing ``classes``.
 
     ``options`` maps each option the dataset accepts to its default (``REQUIRED`` if none).
     ``channels`` is the natural channel count, used when the study does not choose one.
+    ``classes`` names the classes of a labelled dataset: the ``classifier`` extractor and the class
+    coverage metrics use them.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Dataset:
     options: Mapping[str, Any] = field(default_factory=dict)
     channels: int = 3
     description: str = ""
+    classes: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME_RE.match(self.name):
@@ -52,3 +56,5 @@ class Dataset:
             raise ValueError(f"dataset {self.name!r}: load must be callable")
         if self.channels not in (1, 3):
             raise ValueError(f"dataset {self.name!r}: channels must be 1 or 3")
+        if len(self.classes) == 1:
+            raise ValueError(f"dataset {self.name!r}: a labelled dataset needs at least two classes")

@@ -18,3 +18,9 @@ def register_blocks(register):
 @hookspec
 def register_datasets(register):
     """Register datasets: call ``register(gansearch.Dataset(...))`` once per dataset."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register feature extractors and metrics: ``register(gansearch.Extractor(...))`` or
+    ``register(gansearch.Metric(...))`` once per object."""

@@ -20,9 +20,10 @@ import pluggy
 from . import hookspecs
 from .block import Block
 from .dataset import Dataset
+from .metric import Extractor, Metric
 from .errors import PluginError
 
-DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets")
+DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics")
 ENTRY_POINT_GROUP = "gansearch"
 AUTOLOAD_ENV = "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -123,10 +124,12 @@ class Provided:
 
 @dataclass
 class Registry:
-    """Blocks and datasets by name, each with the plugin that provided it."""
+    """Blocks, datasets, extractors and metrics by name, each with the plugin that provided it."""
 
     blocks: dict[str, Provided] = field(default_factory=dict)
     datasets: dict[str, Provided] = field(default_factory=dict)
+    extractors: dict[str, Provided] = field(default_factory=dict)
+    metrics: dict[str, Provided] = field(default_factory=dict)
 
     def block(self, name: str) -> Block:
         return self.blocks[name].obj
@@ -134,38 +137,56 @@ class Registry:
     def dataset(self, name: str) -> Dataset:
         return self.datasets[name].obj
 
+    def extractor(self, name: str) -> Extractor:
+        return self.extractors[name].obj
+
+    def metric(self, name: str) -> Metric:
+        return self.metrics[name].obj
+
     def plugin_of(self, block_name: str) -> str:
         return self.blocks[block_name].plugin
 
 
-_KINDS = (("register_blocks", "blocks", Block, "block"), ("register_datasets", "datasets", Dataset, "dataset"))
+_KINDS = (  # hook, what its register callback accepts: (type, registry table, noun)
+    ("register_blocks", ((Block, "blocks", "block"),)),
+    ("register_datasets", ((Dataset, "datasets", "dataset"),)),
+    ("register_metrics", ((Extractor, "extractors", "extractor"), (Metric, "metrics", "metric"))),
+)
 
 
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Call every ``register_*`` hook and validate what each plugin registers."""
     registry = Registry()
     versions = getattr(pm, "gansearch_versions", {})
-    for hook_name, attr, cls, noun in _KINDS:
-        table = getattr(registry, attr)
+    for hook_name, kinds in _KINDS:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            plugin_name = impl.plugin_name
-
-            def register(obj, _plugin=plugin_name, _table=table, _cls=cls, _noun=noun):
-                if not isinstance(obj, _cls):
-                    raise PluginError(f"plugin {_plugin!r} registered {obj!r}: expected a gansearch.{_cls.__name__}")
-                if obj.name in _table:
-                    raise PluginError(f"duplicate {_noun} name {obj.name!r}: registered by plugin "
-                                      f"{_table[obj.name].plugin!r} and by plugin {_plugin!r}")
-                _table[obj.name] = Provided(obj, _plugin, versions.get(_plugin))
-
+            register = _register_callback(registry, impl.plugin_name, kinds, versions.get(impl.plugin_name))
             try:
                 impl.function(register)
             except PluginError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a plugin's own bug, reported with its name
-                raise PluginError(f"plugin {plugin_name!r} failed in {hook_name}: "
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: "
                                   f"{type(exc).__name__}: {exc}") from exc
     return registry
+
+
+def _register_callback(registry: Registry, plugin: str, kinds, version):
+    """The ``register`` a plugin's hook calls: checks the type and the name of each object as it arrives."""
+
+    def register(obj):
+        for cls, attr, noun in kinds:
+            if isinstance(obj, cls):
+                table = getattr(registry, attr)
+                if obj.name in table:
+                    raise PluginError(f"duplicate {noun} name {obj.name!r}: registered by plugin "
+                                      f"{table[obj.name].plugin!r} and by plugin {plugin!r}")
+                table[obj.name] = Provided(obj, plugin, version)
+                return
+        expected = " or ".join(f"a gansearch.{cls.__name__}" for cls, _, _ in kinds)
+        raise PluginError(f"plugin {plugin!r} registered {obj!r}: expected {expected}")
+
+    return register
 
 
 def load_registry(plugins=(), base_dir=None, entry_points: bool | None = None) -> Registry:

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .builder import build_pair, count_params
 from .errors import GansearchError
 from .images import save_samples
-from .metrics import FrechetScorer
+from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, open_study, prepare, trial_seed
 from .trainer import memory_format, train
@@ -39,12 +39,16 @@ class Objective:
         self.worker = worker
         cfg = prepared.config
         self.data = prepared.data.to(device).contiguous(memory_format=memory_format(device))
-        self.scorer = FrechetScorer.for_study(self.data, cfg, device)
+        self.scorer = Scorer.for_study(prepared, device)
 
     def __call__(self, trial: optuna.Trial) -> float:
         cfg = self.p.config
         seed = trial_seed(cfg.seed, trial.number)
-        arch, spec = self.p.space.suggest(trial, seed)
+        baseline = self.p.baseline if trial.user_attrs.get("baseline") else None
+        if baseline is not None and baseline.params is None:  # outside the search space: a fixed design
+            arch, spec = baseline.arch, self.p.space.train_spec(baseline.train, seed)
+        else:
+            arch, spec = self.p.space.suggest(trial, seed)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.worker)
         trial.set_user_attr("arch", arch.to_dict())
@@ -57,7 +61,8 @@ class Objective:
             nonlocal steps
             steps = step
             trial.report(value, step)
-            if step < spec.steps and trial.should_prune():  # a fully trained trial is complete, never pruned
+            # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
+            if step < spec.steps and baseline is None and trial.should_prune():
                 trial.set_user_attr("pruned_at", step)
                 raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
 
@@ -69,7 +74,13 @@ class Objective:
             g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
             result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes)
             steps = result.steps
-            return result.score
+            started = time.perf_counter()
+            metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
+            notes["score_seconds"] += time.perf_counter() - started
+            objective = self.p.plan.objective.name
+            trial.set_user_attr("metrics", metrics)
+            trial.set_user_attr("score_se", metrics[f"{objective}_se"])
+            return metrics[objective]
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if isinstance(exc, KeyboardInterrupt):
                 trial.set_user_attr("failure", "interrupted (Ctrl-C)")
@@ -110,10 +121,11 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     with run_lock(cfg):
         study = open_study(cfg, create=True)
         fail_interrupted_trials(study, cfg)
+        enqueue_baseline(study, prepared)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         if finished >= target:
             return study
-        FrechetScorer.cache_real_stats(prepared.data, cfg)  # once per study, shared by every worker
+        Scorer.for_study(prepared)  # extractors trained and real features cached once, for every worker
         bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
                    dynamic_ncols=True)
         try:
@@ -130,6 +142,14 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     if failures:
         raise GansearchError(f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {failures}")
     return open_study(cfg, create=False)
+
+
+def enqueue_baseline(study: optuna.Study, prepared: Prepared) -> None:
+    """A new study's trial 0 is the hand design (``baseline:``), trained like every other trial."""
+    baseline = prepared.baseline
+    if baseline is None or study.get_trials(deepcopy=False):
+        return
+    study.enqueue_trial(baseline.params or {}, user_attrs={"baseline": baseline.name})
 
 
 def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:

@@ -141,11 +141,14 @@ class SearchSpace:
         g = self._suggest_net(trial, self.nets["generator"])
         d = self._suggest_net(trial, self.nets["discriminator"])
         arch = ArchSpec(self.config.data.resolution, self.channels, latent, g, d)
+        values = {key: self._param(trial, key, getattr(self.config.train, key)) for key in TRAIN_KEYS}
+        return arch, self.train_spec(values, seed)
+
+    def train_spec(self, values: dict, seed: int) -> TrainSpec:
+        """The study's fixed training settings plus ``values`` for the keys it may search (``TRAIN_KEYS``)."""
         t = self.config.train
-        values = {key: self._param(trial, key, getattr(t, key)) for key in TRAIN_KEYS}
         values = {k: int(v) if k in INT_TRAIN_KEYS else (float(v) if k != "loss" else v) for k, v in values.items()}
-        train = TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, cuda_graphs=t.cuda_graphs, **values)
-        return arch, train
+        return TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, cuda_graphs=t.cuda_graphs, **values)
 
     def _param(self, trial, name, value):
         if isinstance(value, Range):

@@ -17,12 +17,14 @@ import torch
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
+from .baseline import Baseline, make_baseline
 from .builder import preflight_blocks
 from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
 from .devices import cuda_count, resolve_devices
 from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
+from .scoring import Plan, resolve_plan
 from .space import SearchSpace
 
 
@@ -35,7 +37,11 @@ class Prepared:
     config: StudyConfig
     registry: Registry
     space: SearchSpace | None = None
-    data: torch.Tensor | None = None
+    data: torch.Tensor | None = None  # (N, C, R, R) in [-1, 1]
+    labels: torch.Tensor | None = None  # (N,) int64 class indices, for a labelled dataset
+    classes: tuple[str, ...] = ()  # the labelled dataset's class names
+    plan: Plan | None = None  # what trials are scored on
+    baseline: Baseline | None = None  # the hand design run as trial 0
 
 
 def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -> Prepared:
@@ -62,14 +68,17 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     channels = config.data.channels or dataset.channels
     space = SearchSpace(config, registry, channels)
     preflight_blocks(space)
+    plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
+    baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
     check_device(config)
     check_storage(config)
-    prepared = Prepared(config, registry, space)
+    prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
     if load_data:
         request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
         plugin = registry.datasets[dataset.name].plugin
         try:
-            prepared.data = check_data(dataset.load(request), request, dataset.name, plugin)
+            prepared.data, prepared.labels = check_data(dataset.load(request), request, dataset, plugin)
+            prepared.classes = tuple(dataset.classes) if prepared.labels is not None else ()
         except DatasetError as exc:
             key = f"data.{exc.option}" if exc.option else "data"
             raise StudyConfigError(str(exc), file=file, key=key) from None
@@ -111,8 +120,17 @@ def check_storage(config: StudyConfig) -> None:
     raise StudyConfigError(f"cannot use {url!r}: {why}", file=config.file, key="storage")
 
 
-def check_data(data, request: DataRequest, name: str, plugin: str) -> torch.Tensor:
-    """A dataset plugin must return float (N, C, R, R) in [-1, 1]."""
+def check_data(loaded, request: DataRequest, dataset, plugin: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A dataset plugin must return float (N, C, R, R) in [-1, 1]; a labelled one (its ``classes`` set)
+    a pair ``(images, labels)`` with int64 (N,) labels in ``range(len(classes))``."""
+    name = dataset.name
+    labels = None
+    if dataset.classes:
+        if not (isinstance(loaded, tuple) and len(loaded) == 2):
+            raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) declares classes, so it must return "
+                               f"(images, labels); got {type(loaded).__name__}")
+        loaded, labels = loaded
+    data = loaded
     expected = (request.channels, request.resolution, request.resolution)
     if not isinstance(data, torch.Tensor) or data.dim() != 4 or tuple(data.shape[1:]) != expected:
         got = tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
@@ -121,7 +139,14 @@ def check_data(data, request: DataRequest, name: str, plugin: str) -> torch.Tens
         raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) must return >= 2 float images")
     if not torch.isfinite(data).all() or data.min() < -1.0001 or data.max() > 1.0001:
         raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) must return finite values in [-1, 1]")
-    return data.float().contiguous()
+    if labels is not None:
+        ok = (isinstance(labels, torch.Tensor) and labels.shape == (data.shape[0],) and not labels.is_floating_point()
+              and not labels.is_complex() and bool(((labels >= 0) & (labels < len(dataset.classes))).all()))
+        if not ok:
+            raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) must return ({data.shape[0]},) integer labels "
+                               f"in 0..{len(dataset.classes) - 1}")
+        labels = labels.long().cpu()
+    return data.float().contiguous(), labels
 
 
 def derive_seed(*parts: int) -> int:
@@ -136,7 +161,11 @@ def trial_seed(study_seed: int, number: int) -> int:
 
 def make_sampler(config: StudyConfig, n_existing: int = 0, worker: int = 0) -> optuna.samplers.BaseSampler:
     """The study's sampler. A resumed run, and every worker but the first, reseeds it from the trials
-    so far and the worker index, so no two samplers replay the same proposals."""
+    so far and the worker index, so no two samplers replay the same proposals.
+
+    TPE defaults suit short studies of a conditional space: ``startup_trials(n_trials)`` random trials,
+    multivariate TPE with ``group=True`` (parameters that appear together are modelled together), and
+    ``constant_liar`` so parallel workers (and machines) avoid proposing what another is training."""
     seed = config.seed if n_existing == worker == 0 else derive_seed(config.seed, n_existing, worker + 1)
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -144,7 +173,16 @@ def make_sampler(config: StudyConfig, n_existing: int = 0, worker: int = 0) -> o
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if config.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate, group, constant_liar
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(config.n_trials),
+                                          multivariate=True, group=True, constant_liar=True)
+
+
+def startup_trials(n_trials: int) -> int:
+    """Random trials before TPE models the space: a fifth of the study, between 3 and 10 (Optuna's
+    default of 10 would leave a 12-trial study almost all random)."""
+    return min(10, max(3, round(n_trials / 5)))
 
 
 def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:

@@ -26,44 +26,80 @@ def uint8_to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @lru_cache(maxsize=1)
-def _digit_images() -> np.ndarray:
+def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits  # imported here: scikit-learn takes ~0.8 s to import
 
-    return load_digits().images  # (1797, 8, 8) float64, values 0..16
+    bunch = load_digits()
+    return bunch.images, bunch.target  # (1797, 8, 8) float64 with values 0..16; (1797,) labels
 
 
-def load_digits(request: DataRequest) -> torch.Tensor:
-    """The 1,797 8×8 digits, resized bilinearly to the requested resolution."""
-    x = torch.from_numpy(_digit_images() / 16.0).float().unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
+def load_digits(request: DataRequest) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1,797 8×8 digits, resized bilinearly to the requested resolution, and their labels 0-9."""
+    images, labels = _digits()
+    x = torch.from_numpy(images / 16.0).float().unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
     r = request.resolution
     if r != x.shape[-1]:
         x = F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False, antialias=r < x.shape[-1])
     x = x.clamp(0.0, 1.0) * 2.0 - 1.0
     if request.channels == 3:
         x = x.expand(-1, 3, -1, -1)
-    return x.contiguous()
+    return x.contiguous(), torch.from_numpy(labels).long()
 
 
 # -- shapes -------------------------------------------------------------------------------------
 
 
-SHAPE_TESTS = (  # (dx, dy, size) -> inside mask, offsets from the centre as fractions of the image
-    lambda dx, dy, s: dx * dx + dy * dy <= s * s,  # circle of radius s
-    lambda dx, dy, s: (np.abs(dx) <= 0.8 * s) & (np.abs(dy) <= 0.8 * s),  # square
-    # apex-up equilateral triangle: apex at -s, base at +s/2, sides at 60°
-    lambda dx, dy, s: (dy <= 0.5 * s) & (np.abs(dx) * np.float32(np.sqrt(3)) <= dy + s),
-)
+SQRT3 = np.float32(np.sqrt(3))
 
 
-def load_shapes(request: DataRequest) -> torch.Tensor:
-    """``count`` images of one filled circle, square or triangle each, drawn from ``request.seed``.
+def _box(dx, dy, s):
+    """Offsets inside the square of half-side 0.8 s as (u, v): u from its left edge, v up from its bottom."""
+    u, v = dx + 0.8 * s, 0.8 * s - dy
+    return u, v, (u >= 0) & (v >= 0) & (u <= 1.6 * s) & (v <= 1.6 * s)
+
+
+def _right_triangle(dx, dy, s):
+    u, v, inside = _box(dx, dy, s)
+    return inside & (u + v <= 1.6 * s)
+
+
+def _ell(dx, dy, s):
+    u, v, inside = _box(dx, dy, s)
+    return inside & ((u <= 0.55 * s) | (v <= 0.55 * s))
+
+
+def _quarter_disc(dx, dy, s):
+    u, v, inside = _box(dx, dy, s)
+    return inside & (u * u + v * v <= (1.6 * s) ** 2)
+
+
+# (dx, dy, size) -> inside mask; offsets from the centre as fractions of the image, dy grows downwards.
+# Ten classes; several are chiral, so a left-right flip or a 180° rotation changes the distribution.
+SHAPES = {
+    "circle": lambda dx, dy, s: dx * dx + dy * dy <= s * s,
+    "square": lambda dx, dy, s: (np.abs(dx) <= 0.8 * s) & (np.abs(dy) <= 0.8 * s),
+    "triangle": lambda dx, dy, s: (dy <= 0.5 * s) & (np.abs(dx) * SQRT3 <= dy + s),  # apex up
+    "ring": lambda dx, dy, s: ((dx * dx + dy * dy) <= s * s) & ((dx * dx + dy * dy) >= (0.55 * s) ** 2),
+    "plus": lambda dx, dy, s: (((np.abs(dx) <= 0.3 * s) & (np.abs(dy) <= s))
+                               | ((np.abs(dy) <= 0.3 * s) & (np.abs(dx) <= s))),
+    "right_triangle": _right_triangle,  # right angle bottom-left
+    "ell": _ell,  # an L: bars on the left and at the bottom
+    "arrow": lambda dx, dy, s: (dx >= -0.5 * s) & (np.abs(dy) * SQRT3 <= s - dx),  # a triangle pointing right
+    "half_disc": lambda dx, dy, s: (dx * dx + (dy - 0.4 * s) ** 2 <= s * s) & (dy <= 0.4 * s),  # dome up
+    "quarter_disc": _quarter_disc,  # corner bottom-left
+}
+
+
+def load_shapes(request: DataRequest) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` images of one filled shape each (ten classes, ``SHAPES``), drawn from ``request.seed``;
+    returns the images and their class labels.
 
     Each image gets a dark background and a light shape, or the other way round, so the shape
     stays visible in grayscale too. Sizes are 15–40% of the image, the shape fully inside it.
     """
     n, r = _positive_int(request.options.get("count", 4096), "shapes", "count"), request.resolution
     rng = np.random.default_rng(request.seed)
-    kind = rng.integers(0, 3, n)  # 0 circle, 1 square, 2 triangle
+    kind = rng.integers(0, len(SHAPES), n)  # the class: an index into SHAPES
     size = rng.uniform(0.15, 0.40, n).astype(np.float32)  # radius / half-side, fraction of the image
     cx = (size + rng.uniform(0, 1, n) * (1 - 2 * size)).astype(np.float32)
     cy = (size + rng.uniform(0, 1, n) * (1 - 2 * size)).astype(np.float32)
@@ -77,14 +113,15 @@ def load_shapes(request: DataRequest) -> torch.Tensor:
     dx = t[None, None, :] - cx[:, None, None]  # (n, 1, r)
     dy = t[None, :, None] - cy[:, None, None]  # (n, r, 1)
     inside = np.empty((n, r, r), dtype=bool)
-    for k, test in enumerate(SHAPE_TESTS):
+    for k, test in enumerate(SHAPES.values()):
         i = kind == k
         inside[i] = test(dx[i], dy[i], size[i, None, None])
 
     if request.channels == 1:
         bg, fg = bg @ LUMA[:, None], fg @ LUMA[:, None]  # (n, 1) luminance
     bg, fg = (np.rint(c * 255).astype(np.uint8)[:, None, None, :] for c in (bg, fg))
-    return uint8_to_tensor(np.where(inside[..., None], fg, bg))  # (n, r, r, C)
+    images = uint8_to_tensor(np.where(inside[..., None], fg, bg))  # (n, r, r, C) -> (n, C, r, r)
+    return images, torch.from_numpy(kind).long()
 
 
 # -- folder -------------------------------------------------------------------------------------
@@ -138,9 +175,9 @@ def _positive_int(value, dataset: str, option: str) -> int:
 
 @hookimpl
 def register_datasets(register):
-    register(Dataset("digits", load_digits, channels=1,
+    register(Dataset("digits", load_digits, channels=1, classes=tuple("0123456789"),
                      description="scikit-learn's 1,797 8×8 handwritten digits (bundled, no download)"))
-    register(Dataset("shapes", load_shapes, options={"count": 4096}, channels=3,
-                     description="procedural filled circles, squares and triangles, seeded"))
+    register(Dataset("shapes", load_shapes, options={"count": 4096}, channels=3, classes=tuple(SHAPES),
+                     description="procedural filled shapes of ten kinds (some chiral), seeded"))
     register(Dataset("folder", load_folder, options={"path": REQUIRED, "limit": None}, channels=3,
                      description="PNG/JPEG images under a folder, short-side resized and centre-cropped"))

@@ -1,0 +1,50 @@
+"""Score any images against a study's real data, on the same terms as its trials."""
+
+from pathlib import Path
+
+import torch
+
+from .errors import GansearchError, StudyConfigError
+from .scoring import JACKKNIFE_BLOCKS, Scorer
+from .study import prepare
+
+
+def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str, float]:
+    """Every metric of the study's ``score:`` on ``images``, each with its standard error (``<name>_se``).
+
+    ``images``: a float tensor (N, C, R, R) in [-1, 1] with the study's channels and resolution. Scores
+    are comparable with the study's trials when N equals ``score.samples`` (the Fréchet distance's bias
+    depends on N).
+    """
+    prepared = prepare(study_file)
+    check_images(images, prepared)
+    return Scorer.for_study(prepared, device).evaluate(images.float())
+
+
+def check_images(images, prepared) -> None:
+    c = prepared.config
+    channels = prepared.data.shape[1]
+    expected = (channels, c.data.resolution, c.data.resolution)
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or tuple(images.shape[1:]) != expected:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise GansearchError(f"images must be a tensor (N, {', '.join(map(str, expected))}) for study "
+                             f"{c.name!r}; got {got}")
+    if not images.is_floating_point() or not torch.isfinite(images).all() or images.abs().max() > 1.0001:
+        raise GansearchError("images must be finite floats in [-1, 1]")
+    if len(images) < 2 * JACKKNIFE_BLOCKS:
+        raise GansearchError(f"need at least {2 * JACKKNIFE_BLOCKS} images to score; got {len(images)}")
+
+
+def load_images(folder, prepared) -> torch.Tensor:
+    """PNG/JPEG files under ``folder``, read like the ``folder`` dataset reads real images (short side
+    resized to the study's resolution, centre crop, the study's channels)."""
+    from .builtin.datasets import load_folder
+    from .dataset import DataRequest
+    from .errors import DatasetError
+
+    c = prepared.config
+    request = DataRequest(c.data.resolution, prepared.data.shape[1], c.seed, {"path": str(folder)}, Path.cwd())
+    try:
+        return load_folder(request)
+    except DatasetError as exc:
+        raise StudyConfigError(str(exc).replace("folder dataset: path", "--images"), key=None) from None

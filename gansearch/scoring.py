@@ -1,0 +1,216 @@
+"""Scoring a study's generated images against its real data, the same way everywhere.
+
+``resolve_plan`` turns ``score:`` in a study file into a list of metric columns (checked against the
+registry before anything runs); ``Scorer`` builds the extractors those columns need once, keeps the
+real features (cached on disk), and scores a generator or any batch of images: the objective alone
+during training (fast, for pruning), every metric with its jackknife standard error at the end.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .errors import StudyConfigError, TrialDiverged
+from .metric import ExtractorRequest, Features, Metric
+from .metrics import jackknife
+
+REAL_SAMPLES = 2048  # real images in the reference set, at least ``score.samples``
+CACHE_ENV = "GANSEARCH_CACHE"  # where trained extractors are kept across studies
+FEATURES_VERSION = 3  # bump when built-in features change: cached real features are keyed by it
+BATCH = 512
+JACKKNIFE_BLOCKS = 10
+
+
+def extractor_cache_dir() -> Path:
+    """``$GANSEARCH_CACHE``, else ``$XDG_CACHE_HOME/gansearch``, else ``~/.cache/gansearch``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gansearch"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored metric: its column name, the metric, and the extractor whose features it reads."""
+
+    name: str  # "fd", "kid", "fd@classifier", "coverage"
+    metric: Metric
+    extractor: str
+
+
+def parse_column(text: str, default_extractor: str, registry, labelled: bool, file: str, key: str) -> Column:
+    """``fd`` -> fd on the study's extractor; ``fd@classifier`` -> fd on the classifier's features."""
+    name, _, extractor = text.partition("@")
+    if name not in registry.metrics:
+        raise StudyConfigError(f"unknown metric {name!r}; available: {', '.join(sorted(registry.metrics))}",
+                               file=file, key=key)
+    metric = registry.metric(name)
+    if metric.extractor and extractor and extractor != metric.extractor:
+        raise StudyConfigError(f"metric {name!r} always uses the {metric.extractor!r} extractor", file=file, key=key)
+    extractor = metric.extractor or extractor or default_extractor
+    check_extractor(extractor, registry, labelled, file, key)
+    column = name if extractor == default_extractor or metric.extractor else f"{name}@{extractor}"
+    return Column(column, metric, extractor)
+
+
+def check_extractor(name: str, registry, labelled: bool, file: str, key: str) -> None:
+    if name not in registry.extractors:
+        raise StudyConfigError(f"unknown extractor {name!r}; available: {', '.join(sorted(registry.extractors))}",
+                               file=file, key=key)
+    if registry.extractor(name).needs_labels and not labelled:
+        raise StudyConfigError(f"extractor {name!r} needs a labelled dataset (one that registers classes, "
+                               "such as digits or shapes)", file=file, key=key)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a study scores: the objective column and every column stored for a complete trial."""
+
+    objective: Column
+    columns: tuple[Column, ...]  # the objective first
+
+    @property
+    def extractors(self) -> list[str]:
+        return list(dict.fromkeys(c.extractor for c in self.columns))
+
+
+def resolve_plan(config, registry, labelled: bool) -> Plan:
+    """Check ``score:`` against the registry; ``metrics: auto`` picks every metric that applies."""
+    s, file = config.score, config.file
+    check_extractor(s.extractor, registry, labelled, file, "score.extractor")
+    objective = parse_column(s.objective, s.extractor, registry, labelled, file, "score.objective")
+    if not objective.metric.lower_is_better:
+        allowed = ", ".join(n for n, p in sorted(registry.metrics.items()) if p.obj.lower_is_better)
+        raise StudyConfigError(f"{objective.metric.name!r} is higher-is-better; the objective is minimised: "
+                               f"choose one of {allowed}", file=file, key="score.objective")
+    if s.metrics == "auto":
+        texts = []
+        for name, provided in registry.metrics.items():
+            metric = provided.obj
+            if metric.extractor:
+                fixed = registry.extractors.get(metric.extractor)
+                if fixed is not None and (labelled or not fixed.obj.needs_labels):
+                    texts.append(name)
+            elif not metric.needs_logits:
+                texts.append(name)
+        if labelled and s.extractor != "classifier" and "classifier" in registry.extractors:
+            texts.append("fd@classifier")
+        keys = [f"score.metrics (auto: {t})" for t in texts]
+    elif isinstance(s.metrics, str):
+        raise StudyConfigError("expected auto or a list of metric names", file=file, key="score.metrics")
+    else:
+        texts, keys = s.metrics, [f"score.metrics.{i}" for i in range(len(s.metrics))]
+    columns = {objective.name: objective}
+    for text, key in zip(texts, keys):
+        column = parse_column(text, s.extractor, registry, labelled, file, key)
+        if column.metric.needs_logits and column.extractor != "classifier" and not labelled:
+            raise StudyConfigError(f"metric {column.metric.name!r} needs class predictions", file=file, key=key)
+        columns.setdefault(column.name, column)
+    return Plan(objective, tuple(columns.values()))
+
+
+def reference_set(real: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
+    """All of a small dataset; a seeded random subset of a large one."""
+    n = max(samples, REAL_SAMPLES)
+    if len(real) <= n:
+        return real
+    return real[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+class Scorer:
+    """Scores images against a study's real data with the study's extractors and metrics."""
+
+    def __init__(self, plan: Plan, registry, real: torch.Tensor, labels: torch.Tensor | None = None,
+                 classes: tuple[str, ...] = (), samples: int = 1024, seed: int = 0, feature_seed: int = 0,
+                 device: str | torch.device = "cpu", cache_dir: Path | None = None, options=None):
+        self.plan = plan
+        self.samples = samples
+        self.seed = seed
+        self.device = torch.device(device)
+        real = real.detach().float().cpu()
+        index = reference_set(torch.arange(len(real)), samples, feature_seed)
+        request = ExtractorRequest(real[index], None if labels is None else labels[index], tuple(classes),
+                                   feature_seed, extractor_cache_dir(), dict(options or {}))
+        digest = hashlib.sha1(request.real.numpy().tobytes()).hexdigest()[:16]
+        self.extractors: dict[str, nn.Module] = {}
+        self.real: dict[str, Features] = {}
+        for name in plan.extractors:
+            module = registry.extractor(name).build(request)
+            self.extractors[name] = module.eval().to(self.device)
+            key = None if cache_dir is None else Path(cache_dir) / f"real_{name}_v{FEATURES_VERSION}_{feature_seed}_{digest}.pt"
+            self.real[name] = self._real_features(name, request.real, key)
+
+    @classmethod
+    def for_study(cls, prepared, device="cpu") -> "Scorer":
+        """The scorer a study's trials share: its plan, sample count, seeds and caches."""
+        c = prepared.config
+        return cls(prepared.plan, prepared.registry, prepared.data, prepared.labels, prepared.classes,
+                   samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed, device=device,
+                   cache_dir=c.output_dir / "cache", options={"inception_weights": c.score.inception_weights})
+
+    def _real_features(self, name, real, key: Path | None) -> Features:
+        if key is not None and key.exists():
+            saved = torch.load(key, map_location="cpu", weights_only=True)
+            return Features(saved["values"].double(), saved["logits"])
+        features = self.features(name, real)
+        if key is not None:
+            key.parent.mkdir(parents=True, exist_ok=True)
+            tmp = key.with_suffix(".tmp")
+            torch.save({"values": features.values.float(), "logits": features.logits}, tmp)
+            tmp.replace(key)
+        return features
+
+    @torch.no_grad()
+    def features(self, name: str, images: torch.Tensor) -> Features:
+        """Features (and logits, for a classifying extractor) of images (N, C, H, W) in [-1, 1]."""
+        module = self.extractors[name]
+        values, logits = [], []
+        for start in range(0, len(images), BATCH):
+            x = images[start:start + BATCH].to(self.device).float()
+            f = module(x)
+            values.append(f.double().cpu())
+            if hasattr(module, "classify"):
+                logits.append(module.classify(x).float().cpu())
+        values = torch.cat(values)
+        if not torch.isfinite(values).all():
+            raise TrialDiverged("non-finite features: the images hold NaN or inf")
+        return Features(values, torch.cat(logits) if logits else None)
+
+    @torch.no_grad()
+    def generate(self, generator: nn.Module) -> torch.Tensor:
+        """``samples`` images from fixed noise (the same for every trial), in eval mode."""
+        was_training = generator.training
+        generator.eval()
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        images = []
+        for start in range(0, self.samples, BATCH):
+            n = min(BATCH, self.samples - start)
+            images.append(generator(torch.randn(n, generator.latent_dim, generator=gen, device=self.device)))
+        generator.train(was_training)
+        images = torch.cat(images)
+        if not torch.isfinite(images).all():
+            raise TrialDiverged("the generator produced non-finite images")
+        return images
+
+    def score(self, generator: nn.Module) -> float:
+        """The objective of ``samples`` generated images: what the trainer reports for pruning."""
+        column = self.plan.objective
+        fake = self.features(column.extractor, self.generate(generator))
+        return float(column.metric.compute(self.real[column.extractor], fake))
+
+    def evaluate(self, images: torch.Tensor) -> dict[str, float]:
+        """Every metric of the plan on ``images`` (N, C, H, W) in [-1, 1], each with ``<name>_se``."""
+        fakes = {name: self.features(name, images) for name in self.plan.extractors}
+        out = {}
+        for column in self.plan.columns:
+            real, fake = self.real[column.extractor], fakes[column.extractor]
+            value, se = jackknife(lambda index: float(column.metric.compute(real, fake.subset(index))),
+                                  len(fake), JACKKNIFE_BLOCKS)
+            out[column.name], out[f"{column.name}_se"] = value, se
+        return out
+
+    def evaluate_generator(self, generator: nn.Module) -> dict[str, float]:
+        return self.evaluate(self.generate(generator))
