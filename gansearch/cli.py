@@ -292,5 +292,54 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, output)
     click.echo(f"results: {output}")
 
 
+@cli.command()
+@study_file
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N")
+@edge
+def calibrate(study, device):
+    """Check STUDY's objective on its own data: held-out real images against noise, blur, mode dropping,
+    flips and collapse, each with its standard error, and Kendall's tau against the intended order."""
+    from .calibration import calibrate as run_calibration
+    from .study import prepare
+
+    prepared = prepare(study)
+    result = run_calibration(prepared, device=device)
+    click.echo(f"objective {prepared.plan.objective.name} ({prepared.config.score.samples} samples), "
+               f"best to worst as intended:")
+    click.echo(result.table())
+    if result.unclear:
+        click.echo(f"not clearly worse than held-out real data: {', '.join(result.unclear)}")
+    if result.not_monotone:
+        click.echo(f"not monotone in the degradation's strength: {', '.join(result.not_monotone)}")
+
+
+@cli.command("bench-search")
+@click.option("--suites", default="digits16,shapes32", show_default=True, help="Comma-separated suites.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--trials", type=click.IntRange(min=2), default=30, show_default=True, help="Trials per study.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Studies at a time [default: GPU: one per "
+              "core, each one worker; CPU: 1, with a worker per core]")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="bench-search",
+              show_default=True, help="Folder for the studies and bench-search.json.")
+@edge
+def bench_search(suites, seeds, trials, device, jobs, output):
+    """Search quality in one run: the best of TRIALS trials against the DCGAN baseline, TPE against random
+    search, and median pruning against none, on digits 16x16 and shapes 32x32 over SEEDS seeds."""
+    from .searchbench import SUITES, format_report, run_search_bench
+
+    names = [s.strip() for s in suites.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SUITES]
+    if unknown:
+        raise click.BadParameter(f"unknown suite {unknown[0]!r}; available: {', '.join(SUITES)}",
+                                 param_hint="--suites")
+    result = run_search_bench(output, names, range(seeds), trials, device, jobs,
+                              progress=lambda line: click.echo(line, err=True))
+    click.echo(format_report(result))
+    if result["failed"]:
+        click.echo("failed studies: " + "; ".join(result["failed"]), err=True)
+    click.echo(f"results: {output / 'bench-search.json'}")
+
+
 def main():
     cli(prog_name="gansearch")

@@ -158,7 +158,7 @@ class Scorer:
         features = self.features(name, real)
         if key is not None:
             key.parent.mkdir(parents=True, exist_ok=True)
-            tmp = key.with_suffix(".tmp")
+            tmp = key.with_suffix(f".{os.getpid()}.tmp")
             torch.save({"values": features.values.float(), "logits": features.logits}, tmp)
             tmp.replace(key)
         return features

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from gansearch.cli import cli
 from gansearch.plugins import AUTOLOAD_ENV
+from gansearch.scoring import CACHE_ENV
 
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
@@ -18,6 +19,15 @@ QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 def _no_installed_plugins(monkeypatch):
     """Installed entry-point plugins must never leak into a test."""
     monkeypatch.setenv(AUTOLOAD_ENV, "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _extractor_cache(tmp_path_factory):
+    """Trained extractors (the digits classifier) are cached once for the whole session, never in ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("extractor-cache")))
+    yield
+    mp.undo()
 
 
 # A small valid study: built-in blocks and the bundled digits, nothing to download.
@@ -62,23 +72,27 @@ name: tiny
 seed: 0
 n_trials: {n_trials}
 pruner: none
+baseline: {baseline}
 workers: {workers}
 plugins: {plugins}
 data: {{name: digits, resolution: 8}}
 generator: {{blocks: [{g_blocks}], kernels: [3, 4], strides: [1, 2], depth: {{low: 1, high: 2}}, widths: [8, 16]}}
 discriminator: {{blocks: [conv], kernels: [3], strides: [2], depth: 1, widths: [8]}}
 train: {{steps: 20, eval_every: 10, batch_size: 32, lr_g: [2.0e-4, 5.0e-4]}}
-score: {{samples: 384}}
+score: {{samples: 256, metrics: {metrics}}}
 """
 
 
 @pytest.fixture
 def tiny_study(tmp_path):
-    """Write a study that trains in well under a second per trial; returns its path."""
+    """Write a study that trains in well under a second per trial (scored on fd alone, no baseline trial,
+    unless ``metrics`` and ``baseline`` say otherwise); returns its path."""
 
-    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml", workers=1):
+    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml", workers=1,
+              metrics="[fd]", baseline="none"):
         path = tmp_path / name
-        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers))
+        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers,
+                                          metrics=metrics, baseline=baseline))
         return path
 
     return write

@@ -1,9 +1,14 @@
+"""The arithmetic of every built-in metric, and its standard error."""
+
+import math
+
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 
-from gansearch.metrics import FrechetScorer, RandomFeatures, frechet_distance, statistics
+from gansearch.metrics import (class_shares, coverage, entropy, frechet_distance, jackknife, kth_neighbour_radii,
+                               knn_precision, knn_recall, mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics)
 
 
 def random_cov(d, seed):
@@ -18,6 +23,7 @@ def test_frechet_distance_matches_the_scipy_sqrtm_formula():
     expected = float(((mu1 - mu2) ** 2).sum() + np.trace(s1.numpy() + s2.numpy() - 2 * covmean))
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
     assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(mu1, s1, mu2, s2, root1=sqrt_psd(s1)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_identical_statistics_score_zero_and_a_mean_shift_scores_its_square():
@@ -34,36 +40,60 @@ def test_rank_deficient_covariance_stays_real_and_finite():
     assert np.isfinite(value) and value > 0
 
 
-def test_features_are_fixed_by_the_seed():
-    x = torch.rand(4, 3, 16, 16) * 2 - 1
-    assert torch.equal(RandomFeatures(0)(x), RandomFeatures(0)(x))
-    assert not torch.equal(RandomFeatures(0)(x), RandomFeatures(1)(x))
-    assert RandomFeatures(0)(x[:, :1]).shape == (4, RandomFeatures(0).dim)
+def brute_force_mmd2(x, y):
+    k = lambda a, b: (a @ b / len(a) + 1) ** 3  # noqa: E731
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return float(xx + yy - 2 * xy)
 
 
-class Replay(torch.nn.Module):
-    """A 'generator' that returns images from a fixed pool: lets tests control what is scored."""
-
-    latent_dim = 8
-
-    def __init__(self, pool):
-        super().__init__()
-        self.pool = pool
-        self.dummy = torch.nn.Parameter(torch.zeros(()))
-
-    def forward(self, z):
-        idx = (z[:, 0].abs() * 1e6).long() % len(self.pool)
-        return self.pool[idx]
+def test_kid_is_the_unbiased_mmd_with_the_cubic_kernel():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(12, 4, generator=g, dtype=torch.float64), torch.randn(9, 4, generator=g, dtype=torch.float64)
+    value = mmd2_unbiased(polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y))
+    assert value == pytest.approx(brute_force_mmd2(x, y), rel=1e-9)
 
 
-def test_real_data_scores_far_better_than_noise_and_statistics_are_cached(tmp_path):
-    real = torch.rand(600, 1, 16, 16) * 2 - 1
-    real[:, :, 4:12, 4:12] = 1.0  # structure noise does not have
-    scorer = FrechetScorer(real, samples=256, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("real_stats_*.pt"))) == 1
-    good = scorer.score(Replay(real))
-    bad = scorer.score(Replay(torch.rand(600, 1, 16, 16) * 2 - 1))
-    assert good * 10 < bad
-    again = FrechetScorer(real, samples=256, cache_dir=tmp_path)
-    assert torch.equal(again.real_mu, scorer.real_mu)
-    assert again.score(Replay(real)) == good
+def test_kid_is_unbiased_near_zero_for_one_distribution_and_positive_for_two():
+    g = torch.Generator().manual_seed(1)
+    same = [mmd2_unbiased(polynomial_kernel(a, a), polynomial_kernel(b, b), polynomial_kernel(a, b))
+            for a, b in ((torch.randn(200, 8, generator=g), torch.randn(200, 8, generator=g)) for _ in range(20))]
+    shifted = torch.randn(200, 8, generator=g) + 1
+    x = torch.randn(200, 8, generator=g)
+    apart = mmd2_unbiased(polynomial_kernel(x, x), polynomial_kernel(shifted, shifted), polynomial_kernel(x, shifted))
+    assert min(same) < 0 < max(same)  # unbiased: it straddles zero, unlike a biased estimate
+    assert abs(np.mean(same)) < 0.1 * apart
+
+
+def test_knn_precision_and_recall_see_quality_and_coverage_separately():
+    g = torch.Generator().manual_seed(2)
+    centres = torch.randn(4, 16, generator=g) * 10
+    real = centres.repeat_interleave(100, 0) + torch.randn(400, 16, generator=g)
+    radii = kth_neighbour_radii(real, 3)
+    half = centres[:2].repeat_interleave(200, 0) + torch.randn(400, 16, generator=g)  # two modes dropped
+    fresh = centres.repeat_interleave(100, 0) + torch.randn(400, 16, generator=g)  # the real distribution
+    far = real + 50
+    assert knn_precision(real, radii, half) == pytest.approx(knn_precision(real, radii, fresh), abs=0.1)
+    assert knn_recall(real, half, 3) == pytest.approx(0.5 * knn_recall(real, fresh, 3), abs=0.05)
+    assert knn_precision(real, radii, far) == 0 and knn_recall(real, far, 3) == 0
+
+
+def test_class_coverage_counts_classes_above_one_percent_and_entropy_is_in_nats():
+    logits = torch.zeros(200, 10)
+    labels = torch.cat([torch.zeros(150, dtype=torch.long), torch.ones(49, dtype=torch.long), torch.tensor([2])])
+    logits[torch.arange(200), labels] = 1
+    shares = class_shares(logits, 10)
+    assert coverage(shares) == 2  # class 2 appears in 0.5% < 1% of samples
+    uniform = class_shares(torch.eye(10).repeat(10, 1), 10)
+    assert coverage(uniform) == 10 and entropy(uniform) == pytest.approx(math.log(10))
+
+
+def test_jackknife_of_a_mean_is_the_classical_standard_error():
+    x = torch.randn(50, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    value, se = jackknife(lambda index: float(x[index].mean()), 50, blocks=50)
+    assert value == pytest.approx(float(x.mean()))
+    assert se == pytest.approx(float(x.std() / math.sqrt(50)), rel=1e-9)
+    _, se10 = jackknife(lambda index: float(x[index].mean()), 50, blocks=10)
+    assert 0.5 * se < se10 < 2 * se

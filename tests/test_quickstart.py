@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import gansearch
 from gansearch.builder import build_pair
 from gansearch.cli import cli
-from gansearch.metrics import FrechetScorer
+from gansearch.scoring import Scorer
 from gansearch.spec import ArchSpec
 from gansearch.study import open_study, prepare
 
@@ -32,9 +32,7 @@ def test_trained_generator_scores_far_better_than_the_same_generator_untrained(q
     path, _ = quickstart
     best = gansearch.best_trial(path)
     prepared = prepare(path)
-    config = prepared.config
-    scorer = FrechetScorer(prepared.data, samples=config.score.samples, seed=config.seed,
-                           feature_seed=config.score.feature_seed)
+    scorer = Scorer.for_study(prepared)
     untrained, _ = build_pair(ArchSpec.from_dict(best.user_attrs["arch"]), prepared.registry, best.user_attrs["seed"])
     before = scorer.score(untrained)
     after = scorer.score(gansearch.load_generator(path))  # rebuilt from storage alone

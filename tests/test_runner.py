@@ -61,13 +61,13 @@ def test_a_crash_mid_study_loses_no_finished_trial(tiny_study, interrupt_trial):
 
 def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study, monkeypatch):
     path = tiny_study(n_trials=2)
-    real_score = runner.FrechetScorer.score
+    real_score = runner.Scorer.score
     scores = iter([float("nan")])
 
     def nan_once(self, g):
         return next(scores, None) or real_score(self, g)
 
-    monkeypatch.setattr(runner.FrechetScorer, "score", nan_once)
+    monkeypatch.setattr(runner.Scorer, "score", nan_once)
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert list(df["state"]) == ["fail", "complete", "complete"]

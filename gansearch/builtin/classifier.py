@@ -6,6 +6,7 @@ coverage metrics. Label-aware features rank mode dropping the way a person would
 """
 
 import hashlib
+import os
 import logging
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def build_classifier(request: ExtractorRequest) -> SmallClassifier:
     log.info("classifier trained: %.1f%% held-out accuracy", 100 * model.accuracy)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         torch.save({"state": model.state_dict(), "accuracy": model.accuracy}, tmp)
         tmp.replace(path)
     return model

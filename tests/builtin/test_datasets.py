@@ -18,8 +18,14 @@ def datasets():
 
 
 def load(datasets, name, resolution=16, channels=3, seed=0, base_dir=".", **options):
-    return datasets[name].load(DataRequest(resolution=resolution, channels=channels, seed=seed,
-                                           options=options, base_dir=base_dir))
+    """The images a dataset loads (without the labels of a labelled one)."""
+    return load_labelled(datasets, name, resolution, channels, seed, base_dir, **options)[0]
+
+
+def load_labelled(datasets, name, resolution=16, channels=3, seed=0, base_dir=".", **options):
+    loaded = datasets[name].load(DataRequest(resolution=resolution, channels=channels, seed=seed,
+                                             options=options, base_dir=base_dir))
+    return loaded if isinstance(loaded, tuple) else (loaded, None)
 
 
 def solid(size, colour, mode="RGB"):
@@ -88,6 +94,26 @@ def test_shapes_every_image_shows_a_shape(datasets, channels):
     x = load(datasets, "shapes", 16, channels, count=500).flatten(1)
     spread = x.max(1).values - x.min(1).values
     assert (spread > 0.15).all()  # a shape that differs from its background, in gray too
+
+
+@pytest.mark.parametrize("name", ["digits", "shapes"])
+def test_labelled_datasets_return_one_label_per_image_for_every_class(datasets, name):
+    x, labels = load_labelled(datasets, name, 16, count=2000)
+    assert labels.dtype == torch.int64 and labels.shape == (len(x),)
+    assert set(labels.tolist()) == set(range(len(datasets[name].classes))) and len(datasets[name].classes) == 10
+
+
+def test_shapes_flip_and_rotation_change_the_chiral_classes(datasets):
+    from gansearch.builtin.datasets import SHAPES
+
+    # one centred shape per class, drawn by the same tests the dataset uses
+    t = (torch.arange(32, dtype=torch.float32) + 0.5) / 32 - 0.5
+    dx, dy = t[None, :].numpy(), t[:, None].numpy()
+    masks = {name: torch.from_numpy(test(dx, dy, 0.35)) for name, test in SHAPES.items()}
+    mirrored = {n for n, m in masks.items() if not torch.equal(m, m.flip(-1))}
+    rotated = {n for n, m in masks.items() if not torch.equal(m, m.flip(-1, -2))}
+    assert mirrored == {"right_triangle", "ell", "arrow", "quarter_disc"}
+    assert rotated == mirrored | {"triangle", "half_disc"}
 
 
 def test_shapes_rejects_bad_count(datasets):

@@ -1,0 +1,5 @@
+"""``python -m gansearch``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Does a study's objective rank known degradations of its own real data the way a person would?
+
+Half of the real data is the reference; the other half, held out, is scored as it is and degraded
+in ways whose badness we know: light to heavy noise and blur, mode dropping, orientation changes,
+collapse. ``calibrate`` scores each with its standard error and compares the ranking with
+``INTENDED`` (Kendall τ): mode dropping counts as worse than light noise or light blur.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .scoring import Plan, Scorer
+from .study import Prepared
+
+# best to worst; class-based entries are skipped for unlabelled data
+INTENDED = ("real", "noise0.05", "blur0.5", "noise0.1", "blur1.0", "fliplr", "rot180", "classes5", "noise0.2",
+            "blur2.0", "classes3", "classes1", "repeat1", "constant")
+CLASS_BASED = ("classes5", "classes3", "classes1")
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), edges replicated."""
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def degrade(name: str, x: torch.Tensor, labels: torch.Tensor | None, pool: torch.Tensor,
+            pool_labels: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+    """One named degradation of the held-out images ``x`` (``pool``: images to resample classes from)."""
+    if name == "real":
+        return x
+    if name.startswith("noise"):
+        return (x + float(name[5:]) * torch.randn(x.shape, generator=gen)).clamp(-1, 1)
+    if name.startswith("blur"):
+        return gaussian_blur(x, float(name[4:]))
+    if name.startswith("classes"):  # the same number of images, drawn from the first k classes only
+        keep = pool[pool_labels < int(name[7:])]
+        return keep[torch.randint(len(keep), (len(x),), generator=gen)]
+    if name == "repeat1":
+        return x[:1].expand_as(x).clone()
+    if name == "rot180":
+        return x.flip(-1, -2)
+    if name == "fliplr":
+        return x.flip(-1)
+    if name == "constant":
+        return x.mean((2, 3), keepdim=True).expand_as(x).clone()
+    raise ValueError(f"unknown degradation {name!r}")
+
+
+@dataclass
+class Calibration:
+    rows: list[tuple[str, float, float]]  # (degradation, score, standard error) in INTENDED order
+    tau: float  # Kendall's τ between the intended order and the scores
+    unclear: list[str]  # degradations not clearly (two standard errors) worse than held-out real data
+    not_monotone: list[str]  # noise or blur levels scoring better than a lighter level
+
+    def table(self) -> str:
+        lines = [f"{'degradation':<12} {'score':>10} {'± se':>9}"]
+        lines += [f"{name:<12} {value:>10.4g} {se:>9.2g}{'  not clear' if name in self.unclear else ''}"
+                  for name, value, se in self.rows]
+        lines.append(f"Kendall tau against the intended order: {self.tau:.3f}")
+        return "\n".join(lines)
+
+
+def kendall_tau(scores: list[float]) -> float:
+    """τ-a between positions 0..n-1 (the intended order) and ``scores`` (no ties expected)."""
+    n, s = len(scores), 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            s += (scores[j] > scores[i]) - (scores[j] < scores[i])
+    return s / (n * (n - 1) / 2)
+
+
+def calibrate(prepared: Prepared, seed: int = 0, device="cpu") -> Calibration:
+    """Score held-out real data and its degradations with the study's objective (see module docstring)."""
+    c = prepared.config
+    data, labels = prepared.data, prepared.labels
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    half = len(data) // 2
+    ref, held = order[:half], order[half:][: c.score.samples]
+    plan = Plan(prepared.plan.objective, (prepared.plan.objective,))
+    scorer = Scorer(plan, prepared.registry, data[ref], None if labels is None else labels[ref],
+                    prepared.classes, samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed,
+                    device=device, options={"inception_weights": c.score.inception_weights})
+    names = [n for n in INTENDED if labels is not None or n not in CLASS_BASED]
+    gen = torch.Generator().manual_seed(seed)
+    x = data[held]
+    rows = []
+    for name in names:
+        images = degrade(name, x, None if labels is None else labels[held], data[order[half:]],
+                         None if labels is None else labels[order[half:]], gen)
+        result = scorer.evaluate(images)
+        column = plan.objective.name
+        rows.append((name, result[column], result[f"{column}_se"]))
+    real_value, real_se = rows[0][1], rows[0][2]
+    unclear = [n for n, v, se in rows[1:] if v - real_value <= 2 * math.hypot(se, real_se)]
+    not_monotone = []
+    for family in ("noise", "blur"):
+        levels = [(n, v) for n, v, _ in rows if n.startswith(family)]
+        levels.sort(key=lambda nv: float(nv[0][len(family):]))
+        not_monotone += [b for (_, va), (b, vb) in zip(levels, levels[1:]) if vb <= va]
+    return Calibration(rows, kendall_tau([v for _, v, _ in rows]), unclear, not_monotone)
+

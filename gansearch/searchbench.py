@@ -1,0 +1,174 @@
+"""``gansearch bench-search``: does the search beat the hand design, does TPE beat random search, and
+does pruning save compute? Measured on digits 16x16 and shapes 32x32, several seeds, one run.
+
+Every study gets the same per-trial budget (its ``train.steps``) and ``n_trials``. Three variants per
+suite and seed: ``tpe`` and ``random`` without pruning, and ``tpe+median`` (the default: TPE with the
+median pruner). Each study's trial 0 is the DCGAN baseline, trained like every other trial.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+NET = {"kernels": [3, 4, 5], "strides": [1, 2], "widths": [16, 32, 64]}
+SUITES = {
+    "digits16": {
+        "data": {"name": "digits", "resolution": 16},
+        "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 2, "high": 4},
+                      "norms": ["batch", "none"]},
+        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 2, "high": 4}, "norms": ["none", "batch"]},
+        "train": {"steps": 300, "eval_every": 100, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
+                  "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
+        "score": {"samples": 512},
+    },
+    "shapes32": {
+        "data": {"name": "shapes", "resolution": 32, "count": 4096},
+        "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 3, "high": 4},
+                      "norms": ["batch", "none"]},
+        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 3, "high": 4}, "norms": ["none", "batch"]},
+        "train": {"steps": 400, "eval_every": 100, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
+                  "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
+        "score": {"samples": 512},
+    },
+}
+VARIANTS = {"tpe": ("tpe", "none"), "random": ("random", "none"), "tpe+median": ("tpe", "median")}
+
+
+def study_dict(suite: str, seed: int, variant: str, n_trials: int, device: str, workers) -> dict:
+    sampler, pruner = VARIANTS[variant]
+    return {"name": f"{suite}-s{seed}-{variant.replace('+', '-')}", "seed": seed, "n_trials": n_trials,
+            "sampler": sampler, "pruner": pruner, "workers": workers, "devices": device, **SUITES[suite]}
+
+
+def write_studies(out: Path, suites, seeds, n_trials, device, workers) -> list[tuple[str, int, str, Path]]:
+    studies = []
+    for suite in suites:
+        for seed in seeds:
+            for variant in VARIANTS:
+                config = study_dict(suite, seed, variant, n_trials, device, workers)
+                path = out / config["name"] / "study.yaml"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(yaml.safe_dump(config, sort_keys=False))
+                studies.append((suite, seed, variant, path))
+    return studies
+
+
+def run_one(path: Path, timeout: float) -> tuple[Path, int, float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "gansearch", "run", str(path), "--no-progress"],
+                          capture_output=True, text=True, timeout=timeout)
+    return path, proc.returncode, time.perf_counter() - started, proc.stderr[-2000:]
+
+
+def summarise(studies) -> dict:
+    """Per suite and seed: baseline, best of each variant (with standard errors) and training steps."""
+    from .analysis import trials_dataframe
+
+    rows = []
+    for suite, seed, variant, path in studies:
+        df = trials_dataframe(path)
+        done = df[df["state"] == "complete"]
+        base = done[done["baseline"].notna()]
+        best = done.loc[done["score"].idxmin()] if not done.empty else None
+        rows.append({
+            "suite": suite, "seed": seed, "variant": variant, "trials": int(len(df)),
+            "best": None if best is None else float(best["score"]),
+            "best_se": None if best is None else float(best["score_se"]),
+            "best_classifier_fd": None if best is None else _get(best, "fd@classifier"),
+            "baseline": None if base.empty else float(base.iloc[0]["score"]),
+            "baseline_se": None if base.empty else float(base.iloc[0]["score_se"]),
+            "baseline_classifier_fd": None if base.empty else _get(base.iloc[0], "fd@classifier"),
+            "steps": int(df["steps"].fillna(0).sum()),
+        })
+    return {"rows": rows, "checks": checks(rows)}
+
+
+def _get(row, key):
+    value = row.get(key)
+    return None if value is None or value != value else float(value)
+
+
+def checks(rows) -> list[dict]:
+    """The issue's three claims, per suite: (a) search vs DCGAN, (b) TPE vs random, (c) pruning's saving."""
+    out = []
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        by = {(r["seed"], r["variant"]): r for r in rows if r["suite"] == suite}
+        seeds = sorted({s for s, _ in by})
+        ratios = [by[s, "tpe+median"]["best"] / by[s, "tpe+median"]["baseline"] for s in seeds]
+        clf = [by[s, "tpe+median"]["best_classifier_fd"] < by[s, "tpe+median"]["baseline_classifier_fd"]
+               for s in seeds if by[s, "tpe+median"]["best_classifier_fd"] is not None]
+        tpe = sum(by[s, "tpe"]["best"] for s in seeds) / len(seeds)
+        rnd = sum(by[s, "random"]["best"] for s in seeds) / len(seeds)
+        within = [by[s, "tpe+median"]["best"] - by[s, "tpe"]["best"]
+                  <= 2 * (by[s, "tpe+median"]["best_se"] ** 2 + by[s, "tpe"]["best_se"] ** 2) ** 0.5 for s in seeds]
+        steps = sum(by[s, "tpe+median"]["steps"] for s in seeds) / sum(by[s, "tpe"]["steps"] for s in seeds)
+        out.append({
+            "suite": suite, "seeds": len(seeds),
+            "a_best_over_baseline": ratios, "a_pass": all(r <= 0.8 for r in ratios) and all(clf) and bool(clf),
+            "a_classifier_fd_better": clf,
+            "b_tpe_mean_best": tpe, "b_random_mean_best": rnd, "b_pass": tpe <= rnd,
+            "c_pruned_within_noise": within, "c_steps_ratio": steps, "c_pass": all(within) and steps <= 0.5,
+        })
+    return out
+
+
+def format_report(result: dict) -> str:
+    lines = ["suite      seed variant     best ± se          baseline ± se      best/base  clf-FD best/base   steps"]
+    for r in result["rows"]:
+        ratio = r["best"] / r["baseline"] if r["best"] and r["baseline"] else float("nan")
+        clf = (f"{r['best_classifier_fd']:.3g}/{r['baseline_classifier_fd']:.3g}"
+               if r["best_classifier_fd"] is not None and r["baseline_classifier_fd"] is not None else "-")
+        lines.append(f"{r['suite']:<10} {r['seed']:>4} {r['variant']:<11} {r['best']:.4g} ± {r['best_se']:.2g}"
+                     f"{'':<4} {r['baseline']:.4g} ± {r['baseline_se']:.2g}{'':<4} {ratio:8.3f}  {clf:<17} "
+                     f"{r['steps']:>7}")
+    for c in result["checks"]:
+        lines.append(f"{c['suite']}: (a) best/baseline {', '.join(f'{v:.2f}' for v in c['a_best_over_baseline'])} "
+                     f"(<= 0.8), classifier FD better {c['a_classifier_fd_better']}: {_ok(c['a_pass'])}; "
+                     f"(b) mean best TPE {c['b_tpe_mean_best']:.4g} vs random {c['b_random_mean_best']:.4g}: "
+                     f"{_ok(c['b_pass'])}; (c) pruned best within noise {c['c_pruned_within_noise']}, "
+                     f"steps {c['c_steps_ratio']:.0%} of unpruned: {_ok(c['c_pass'])}")
+    return "\n".join(lines)
+
+
+def _ok(flag) -> str:
+    return "PASS" if flag else "FAIL"
+
+
+def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials: int = 30, device: str = "auto",
+                     jobs: int = 0, timeout: float = 3600, progress=print) -> dict:
+    """Write one study per suite, seed and variant under ``out``, run them (``jobs`` at a time), summarise."""
+    from .devices import host_cores, resolve_devices
+    from .scoring import Scorer
+    from .study import prepare
+
+    out = Path(out)
+    gpu = resolve_devices(device)[0] != "cpu"
+    jobs = jobs or (min(host_cores(), 3 * len(suites) * len(seeds)) if gpu else 1)
+    workers = 1 if gpu else "auto"  # CPU: one study at a time, one worker per core
+    studies = write_studies(out, suites, seeds, n_trials, device, workers)
+    for suite in suites:  # train each suite's classifier once, before the studies share it
+        first = next(p for s, _, _, p in studies if s == suite)
+        Scorer.for_study(prepare(first))
+    started = time.perf_counter()
+    env_note = {"python": platform.python_version(), "machine": platform.platform(), "jobs": jobs}
+    failed = []
+    with ThreadPoolExecutor(jobs) as pool:
+        for path, code, seconds, err in pool.map(lambda s: run_one(s[3], timeout), studies):
+            progress(f"{path.parent.name}: exit {code} in {seconds:.0f} s")
+            if code != 0:
+                failed.append(f"{path.parent.name}: {err.strip().splitlines()[-1] if err.strip() else code}")
+    result = summarise(studies)
+    import torch
+
+    result.update({"seconds": time.perf_counter() - started, "failed": failed, "n_trials": n_trials,
+                   "device": torch.cuda.get_device_name(0) if gpu else platform.processor() or "cpu",
+                   "date": time.strftime("%Y-%m-%d"), **env_note})
+    (out / "bench-search.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
