@@ -225,7 +225,7 @@ def evaluate(study, folder, device, as_json):
 @click.argument("study", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @edge
 def plugins(study):
-    """Every block and dataset, with the plugin (and version) that provides it.
+    """Every block, dataset, extractor and metric, with the plugin (and version) that provides it.
 
     With STUDY, the plugins listed in that study file are included.
     """
@@ -237,10 +237,14 @@ def plugins(study):
         registry = load_registry(config.plugins, base_dir=config.base_dir)
     else:
         registry = load_registry()
-    for title, table in (("blocks", registry.blocks), ("datasets", registry.datasets)):
+    for title, table in (("blocks", registry.blocks), ("datasets", registry.datasets),
+                         ("extractors", registry.extractors), ("metrics", registry.metrics)):
         click.echo(f"{title}:")
         for name, provided in sorted(table.items()):
-            extra = f" scale={provided.obj.scale}" if title == "blocks" else ""
+            obj = provided.obj
+            extra = (f" scale={obj.scale}" if title == "blocks" else
+                     f" classes={len(obj.classes)}" if title == "datasets" and obj.classes else
+                     f" {'lower' if obj.lower_is_better else 'higher'} is better" if title == "metrics" else "")
             version = f" ({provided.version})" if provided.version else ""
             click.echo(f"  {name:<16} {provided.plugin}{version}{extra}  {provided.obj.description}")
 
@@ -320,10 +324,12 @@ def calibrate(study, device):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Studies at a time [default: GPU: one per "
               "core, each one worker; CPU: 1, with a worker per core]")
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True,
+              help="Seconds per study; a study out of time keeps the trials it finished.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="bench-search",
               show_default=True, help="Folder for the studies and bench-search.json.")
 @edge
-def bench_search(suites, seeds, trials, device, jobs, output):
+def bench_search(suites, seeds, trials, device, jobs, timeout, output):
     """Search quality in one run: the best of TRIALS trials against the DCGAN baseline, TPE against random
     search, and median pruning against none, on digits 16x16 and shapes 32x32 over SEEDS seeds."""
     from .searchbench import SUITES, format_report, run_search_bench
@@ -333,7 +339,7 @@ def bench_search(suites, seeds, trials, device, jobs, output):
     if unknown:
         raise click.BadParameter(f"unknown suite {unknown[0]!r}; available: {', '.join(SUITES)}",
                                  param_hint="--suites")
-    result = run_search_bench(output, names, range(seeds), trials, device, jobs,
+    result = run_search_bench(output, names, range(seeds), trials, device, jobs, timeout,
                               progress=lambda line: click.echo(line, err=True))
     click.echo(format_report(result))
     if result["failed"]:

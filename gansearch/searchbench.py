@@ -61,9 +61,13 @@ def write_studies(out: Path, suites, seeds, n_trials, device, workers) -> list[t
 
 
 def run_one(path: Path, timeout: float) -> tuple[Path, int, float, str]:
+    """``gansearch run`` in its own process; one that runs out of time keeps the trials it finished."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "gansearch", "run", str(path), "--no-progress"],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "gansearch", "run", str(path), "--no-progress"],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return path, -1, time.perf_counter() - started, f"timed out after {timeout:.0f} s"
     return path, proc.returncode, time.perf_counter() - started, proc.stderr[-2000:]
 
 
@@ -100,7 +104,10 @@ def checks(rows) -> list[dict]:
     out = []
     for suite in dict.fromkeys(r["suite"] for r in rows):
         by = {(r["seed"], r["variant"]): r for r in rows if r["suite"] == suite}
-        seeds = sorted({s for s, _ in by})
+        seeds = sorted(s for s in {s for s, _ in by}  # seeds whose three studies all finished a trial
+                       if all(by[s, v]["best"] is not None and by[s, v]["baseline"] for v in VARIANTS))
+        if not seeds:
+            continue
         ratios = [by[s, "tpe+median"]["best"] / by[s, "tpe+median"]["baseline"] for s in seeds]
         clf = [by[s, "tpe+median"]["best_classifier_fd"] < by[s, "tpe+median"]["baseline_classifier_fd"]
                for s in seeds if by[s, "tpe+median"]["best_classifier_fd"] is not None]
@@ -122,6 +129,9 @@ def checks(rows) -> list[dict]:
 def format_report(result: dict) -> str:
     lines = ["suite      seed variant     best ± se          baseline ± se      best/base  clf-FD best/base   steps"]
     for r in result["rows"]:
+        if r["best"] is None or r["baseline"] is None:
+            lines.append(f"{r['suite']:<10} {r['seed']:>4} {r['variant']:<11} no complete baseline and best trial")
+            continue
         ratio = r["best"] / r["baseline"] if r["best"] and r["baseline"] else float("nan")
         clf = (f"{r['best_classifier_fd']:.3g}/{r['baseline_classifier_fd']:.3g}"
                if r["best_classifier_fd"] is not None and r["baseline_classifier_fd"] is not None else "-")

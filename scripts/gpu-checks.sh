@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
-# Run there with carry [".whl"]:  bash scripts/gpu-checks.sh      (results under $OUT, default ./gpu-results)
-# About 7 minutes on one H100/H200; each step has its own timeout so one hang cannot eat the budget.
+# Run there with carry [".whl"]:  bash scripts/gpu-checks.sh [steps]   (results under $OUT, default ./gpu-results)
+# steps: any of tests bench quickstart search (default: all). Each step has its own time limit, so one hang
+# cannot eat the budget; all four take about 9 minutes on one H100/H200, so a 15-minute lease runs two or
+# three of them per call.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
+STEPS=${*:-tests bench quickstart search}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1
 if [ -d .whl ]; then
@@ -15,28 +18,42 @@ if [ -d .whl ]; then
 else
   export PYTHONPATH=$PWD
 fi
-GS=(python3 -c "from gansearch.cli import main; main()")
+GS=(python3 -m gansearch)
 {
   nvidia-smi
   python3 -c "import torch, optuna; print('torch', torch.__version__, 'cuda', torch.version.cuda,
     'cudnn', torch.backends.cudnn.version(), 'optuna', optuna.__version__)"
 } > "$OUT/env.txt" 2>&1
+has() { [[ " $STEPS " == *" $1 "* ]]; }
 
 # 1. CUDA paths: graph capture equals eager, fallback, workers on one GPU, no memory growth (tests_gpu/)
-timeout 200 python3 -m pytest -q -p no:cacheprovider --timeout 120 --durations=10 -rA tests_gpu \
-  > "$OUT/tests_gpu.txt" 2>&1
-echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
+if has tests; then
+  timeout 150 python3 -m pytest -q -p no:cacheprovider --timeout 120 --durations=10 -rA tests_gpu \
+    > "$OUT/tests_gpu.txt" 2>&1
+  echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
+fi
 
-# 2. benchmarks: the classic loop against gansearch, ratios measured in one run
-timeout 120 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
-  -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
-timeout 100 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
-  -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
+# 2. trainer speed: the classic loop against gansearch, ratios measured in one run
+if has bench; then
+  timeout 120 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+    -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
+  timeout 100 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+    -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
+fi
 
 # 3. the quickstart on the GPU (devices: auto picks it): wall time and what each trial ran as
-mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
-{ time timeout 90 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress; } > "$OUT/quickstart.txt" 2>&1
-python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
+if has quickstart; then
+  mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
+  { time timeout 90 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress; } > "$OUT/quickstart.txt" 2>&1
+  python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
 print(df[['number', 'state', 'score', 'duration_s', 'score_s', 'step_mode', 'graph_fallback', 'worker']]
       .to_string())" >> "$OUT/quickstart.txt" 2>&1
-tail -n 4 "$OUT"/*.txt
+fi
+
+# 4. search quality: best of 30 trials vs the DCGAN baseline, TPE vs random, pruning's saving (3 seeds x 2 suites)
+if has search; then
+  timeout 330 "${GS[@]}" bench-search --device cuda --trials 30 --seeds 3 --timeout 280 -o /tmp/bench-search \
+    > "$OUT/bench-search.txt" 2>&1
+  cp /tmp/bench-search/bench-search.json "$OUT/" 2>/dev/null
+fi
+tail -n 6 "$OUT"/*.txt

@@ -163,6 +163,30 @@ def test_plugins_command_lists_blocks_and_datasets_with_their_plugin(tmp_path):
     assert "gansearch.builtin.blocks" in conv and f"gansearch {gansearch.__version__}" in conv
     assert any(line.split()[0] == "pixel_shuffle" and "gansearch_pixelshuffle.py" in line for line in lines)
     assert "datasets:" in lines and any(line.split()[0] == "digits" for line in lines)
+    assert "extractors:" in lines and any(line.split()[0] == "layout" for line in lines)
+    assert "metrics:" in lines and any(line.split()[0] == "kid" and "lower is better" in line for line in lines)
+
+
+def test_a_metric_plugin_registers_metrics_and_extractors_through_one_hook():
+    class Brightness:
+        @gansearch.hookimpl
+        def register_metrics(self, register):
+            register(gansearch.Extractor("pixels", lambda request: torch.nn.Flatten()))
+            register(gansearch.Metric("gap", lambda real, fake: 0.0, extractor="pixels"))
+
+    registry = collect(get_plugin_manager([Brightness()], entry_points=False))
+    assert "Brightness" in registry.extractors["pixels"].plugin
+    assert registry.metric("gap").extractor == "pixels" and "fd" in registry.metrics
+
+
+def test_a_metric_name_registered_twice_names_both_plugins():
+    class Twice:
+        @gansearch.hookimpl
+        def register_metrics(self, register):
+            register(gansearch.Metric("fd", lambda real, fake: 0.0))
+
+    with pytest.raises(gansearch.PluginError, match=r"duplicate metric name .fd.*Twice.*gansearch.builtin.metrics"):
+        collect(get_plugin_manager([Twice()], entry_points=False))
 
 
 def test_collect_reports_a_plugin_crashing_in_its_hook():

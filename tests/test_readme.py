@@ -63,3 +63,20 @@ def test_analysis_snippet_runs_on_a_real_study(quickstart, capsys):
     exec(snippet.replace('"studies/quickstart.yaml"', repr(str(path))), namespace)  # noqa: S102
     assert tuple(namespace["images"].shape) == (16, 1, 16, 16)
     assert "g.0.block" in capsys.readouterr().out
+
+
+def test_evaluate_snippet_runs_on_a_real_study(quickstart, capsys):
+    path, _ = quickstart
+    snippet = next(body for lang, body in BLOCKS if lang == "python" and "gansearch.evaluate(" in body)
+    namespace = {}
+    exec(snippet.replace('"studies/quickstart.yaml"', repr(str(path))), namespace)  # noqa: S102
+    assert {"fd", "fd_se", "kid", "precision", "recall", "coverage", "fd@classifier"} <= set(namespace["metrics"])
+    assert "classes covered" in capsys.readouterr().out
+
+
+def test_metric_plugin_how_to_works_as_written(tiny_study, tmp_path):
+    (tmp_path / "my_metrics.py").write_text(block_named("# my_metrics.py"))
+    path = tiny_study(n_trials=1, plugins="[my_metrics.py]", metrics="auto")
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert df.loc[0, "mean_gap"] > 0 and df.loc[0, "mean_gap_se"] >= 0

@@ -99,6 +99,7 @@ def test_pruned_trials_record_where_they_stopped(tiny_study):
 
 def test_resuming_proposes_new_trials_rather_than_replaying_the_first_ones(tiny_study):
     path = tiny_study(n_trials=2)
+    path.write_text(path.read_text().replace("pruner: none", "pruner: none\nsampler: random"))  # no TPE model
     gansearch.run_study(path, progress=False)
     study = gansearch.run_study(path, n_trials=4, progress=False)
     first, resumed = study.trials[:2], study.trials[2:]

@@ -22,7 +22,8 @@ def pytest_collection_modifyitems(items):
 def cuda_study(tmp_path):
     def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", workers=1, extra=""):
         path = tmp_path / "study.yaml"
-        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers)
+        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers,
+                                          metrics="[fd]", baseline="none")
                         + "devices: [cuda:0]\n" + extra)
         return path
 

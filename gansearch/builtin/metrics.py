@@ -17,7 +17,7 @@ KID_MAX_REAL = 2048  # real samples in KID's kernel matrix
 
 
 def build_layout(request: ExtractorRequest) -> LayoutFeatures:
-    features = LayoutFeatures(request.seed)
+    features = LayoutFeatures(request.seed, channels=request.real.shape[1])
     features.fit(torch.cat([features.raw(request.real[i:i + 512]) for i in range(0, len(request.real), 512)]))
     return features
 
@@ -79,8 +79,8 @@ def class_entropy(real: Features, fake: Features) -> float:
 
 @hookimpl
 def register_metrics(register):
-    register(Extractor("layout", build_layout, description="label-free default: random conv features pooled "
-                       "to coarse spatial grids, standardised on the real data; sees layout and shape"))
+    register(Extractor("layout", build_layout, description="label-free default: colour, layout (coarse grids) and "
+                       "shape from a mirror-paired random conv net, plus fine detail; standardised on the real data"))
     register(Extractor("texture", build_texture, description="spatial mean/std of random conv features: "
                        "texture only (gansearch 0.1's score)"))
     register(Extractor("classifier", build_classifier, needs_labels=True,
