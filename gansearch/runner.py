@@ -118,6 +118,8 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
+    Scorer.for_study(prepared)  # extractors built (a classifier trained) and real features cached once, for
+    # every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
     with run_lock(cfg):
         study = open_study(cfg, create=True)
         fail_interrupted_trials(study, cfg)
@@ -125,7 +127,6 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         if finished >= target:
             return study
-        Scorer.for_study(prepared)  # extractors trained and real features cached once, for every worker
         bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
                    dynamic_ncols=True)
         try:

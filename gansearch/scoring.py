@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .errors import StudyConfigError, TrialDiverged
+from .errors import GansearchError, StudyConfigError, TrialDiverged
 from .metric import ExtractorRequest, Features, Metric
 from .metrics import jackknife
 
@@ -147,9 +147,14 @@ class Scorer:
     def for_study(cls, prepared, device="cpu") -> "Scorer":
         """The scorer a study's trials share: its plan, sample count, seeds and caches."""
         c = prepared.config
-        return cls(prepared.plan, prepared.registry, prepared.data, prepared.labels, prepared.classes,
-                   samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed, device=device,
-                   cache_dir=c.output_dir / "cache", options={"inception_weights": c.score.inception_weights})
+        weights = c.score.inception_weights
+        options = {"inception_weights": str(c.base_dir / Path(weights).expanduser()) if weights else None}
+        try:
+            return cls(prepared.plan, prepared.registry, prepared.data, prepared.labels, prepared.classes,
+                       samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed, device=device,
+                       cache_dir=c.output_dir / "cache", options=options)
+        except GansearchError as exc:  # e.g. the inception extractor without its weights file
+            raise StudyConfigError(str(exc), file=c.file, key="score") from None
 
     def _real_features(self, name, real, key: Path | None) -> Features:
         if key is not None and key.exists():

@@ -1,9 +1,9 @@
 """``gansearch bench-search``: does the search beat the hand design, does TPE beat random search, and
 does pruning save compute? Measured on digits 16x16 and shapes 32x32, several seeds, one run.
 
-Every study gets the same per-trial budget (its ``train.steps``) and ``n_trials``. Three variants per
-suite and seed: ``tpe`` and ``random`` without pruning, and ``tpe+median`` (the default: TPE with the
-median pruner). Each study's trial 0 is the DCGAN baseline, trained like every other trial.
+Every study gets the same per-trial budget (its ``train.steps``) and ``n_trials``. Four variants per
+suite and seed: ``tpe`` and ``random`` without pruning, ``tpe+median`` (the default: TPE with the
+median pruner) and ``tpe+sha`` (successive halving). Each study's trial 0 is the DCGAN baseline, trained like every other trial.
 """
 
 import json
@@ -24,7 +24,7 @@ SUITES = {
         "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 2, "high": 4},
                       "norms": ["batch", "none"]},
         "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 2, "high": 4}, "norms": ["none", "batch"]},
-        "train": {"steps": 300, "eval_every": 100, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
+        "train": {"steps": 300, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
         "score": {"samples": 512},
     },
@@ -33,12 +33,14 @@ SUITES = {
         "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 3, "high": 4},
                       "norms": ["batch", "none"]},
         "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 3, "high": 4}, "norms": ["none", "batch"]},
-        "train": {"steps": 400, "eval_every": 100, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
+        "train": {"steps": 400, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
         "score": {"samples": 512},
     },
 }
-VARIANTS = {"tpe": ("tpe", "none"), "random": ("random", "none"), "tpe+median": ("tpe", "median")}
+VARIANTS = {"tpe": ("tpe", "none"), "random": ("random", "none"), "tpe+median": ("tpe", "median"),
+            "tpe+sha": ("tpe", "successive_halving")}
+PRUNED = ("tpe+median", "tpe+sha")
 
 
 def study_dict(suite: str, seed: int, variant: str, n_trials: int, device: str, workers) -> dict:
@@ -113,15 +115,18 @@ def checks(rows) -> list[dict]:
                for s in seeds if by[s, "tpe+median"]["best_classifier_fd"] is not None]
         tpe = sum(by[s, "tpe"]["best"] for s in seeds) / len(seeds)
         rnd = sum(by[s, "random"]["best"] for s in seeds) / len(seeds)
-        within = [by[s, "tpe+median"]["best"] - by[s, "tpe"]["best"]
-                  <= 2 * (by[s, "tpe+median"]["best_se"] ** 2 + by[s, "tpe"]["best_se"] ** 2) ** 0.5 for s in seeds]
-        steps = sum(by[s, "tpe+median"]["steps"] for s in seeds) / sum(by[s, "tpe"]["steps"] for s in seeds)
+        pruning = {}
+        for variant in PRUNED:
+            within = [by[s, variant]["best"] - by[s, "tpe"]["best"]
+                      <= 2 * (by[s, variant]["best_se"] ** 2 + by[s, "tpe"]["best_se"] ** 2) ** 0.5 for s in seeds]
+            steps = sum(by[s, variant]["steps"] for s in seeds) / sum(by[s, "tpe"]["steps"] for s in seeds)
+            pruning[variant] = {"within_noise": within, "steps_ratio": steps, "pass": all(within) and steps <= 0.5}
         out.append({
             "suite": suite, "seeds": len(seeds),
             "a_best_over_baseline": ratios, "a_pass": all(r <= 0.8 for r in ratios) and all(clf) and bool(clf),
             "a_classifier_fd_better": clf,
             "b_tpe_mean_best": tpe, "b_random_mean_best": rnd, "b_pass": tpe <= rnd,
-            "c_pruned_within_noise": within, "c_steps_ratio": steps, "c_pass": all(within) and steps <= 0.5,
+            "c_pruning": pruning,
         })
     return out
 
@@ -142,8 +147,9 @@ def format_report(result: dict) -> str:
         lines.append(f"{c['suite']}: (a) best/baseline {', '.join(f'{v:.2f}' for v in c['a_best_over_baseline'])} "
                      f"(<= 0.8), classifier FD better {c['a_classifier_fd_better']}: {_ok(c['a_pass'])}; "
                      f"(b) mean best TPE {c['b_tpe_mean_best']:.4g} vs random {c['b_random_mean_best']:.4g}: "
-                     f"{_ok(c['b_pass'])}; (c) pruned best within noise {c['c_pruned_within_noise']}, "
-                     f"steps {c['c_steps_ratio']:.0%} of unpruned: {_ok(c['c_pass'])}")
+                     f"{_ok(c['b_pass'])}; (c) " + "; ".join(
+                         f"{v}: best within noise {p['within_noise']}, steps {p['steps_ratio']:.0%} of unpruned: "
+                         f"{_ok(p['pass'])}" for v, p in c["c_pruning"].items()))
     return "\n".join(lines)
 
 
@@ -160,7 +166,7 @@ def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials:
 
     out = Path(out)
     gpu = resolve_devices(device)[0] != "cpu"
-    jobs = jobs or (min(host_cores(), 3 * len(suites) * len(seeds)) if gpu else 1)
+    jobs = jobs or (min(host_cores(), len(VARIANTS) * len(suites) * len(seeds)) if gpu else 1)
     workers = 1 if gpu else "auto"  # CPU: one study at a time, one worker per core
     studies = write_studies(out, suites, seeds, n_trials, device, workers)
     for suite in suites:  # train each suite's classifier once, before the studies share it

@@ -23,9 +23,24 @@ def test_quickstart_finishes_its_trials_and_prints_the_best(quickstart):
     path, result = quickstart
     df = gansearch.trials_dataframe(path)
     assert df["state"].isin(["complete", "pruned"]).sum() >= 10
-    assert "best 5 trials (lower score is better):" in result.output
+    assert "best 5 trials (lower score is better; 'tie': within two standard errors of the best):" in result.output
     best = df.loc[df["score"].idxmin()]
-    assert f"{best['score']:.4g}" in result.output and best["samples"] in result.output
+    assert f"{best['score']:.4g} ± {best['score_se']:.2g}" in result.output and best["samples"] in result.output
+    baseline = df[df["baseline"] == "dcgan"]
+    assert list(baseline["number"]) == [0]  # the hand design is trial 0, complete, and in the table
+    assert baseline["state"].item() == "complete" and "baseline" in result.output
+    if best["number"] != 0:
+        assert f"best/baseline: {best['score'] / baseline['score'].item():.3g}" in result.output
+
+
+def test_complete_trials_carry_every_metric_with_its_standard_error(quickstart):
+    path, _ = quickstart
+    df = gansearch.trials_dataframe(path)
+    done = df[df["state"] == "complete"]
+    for name in ("fd", "kid", "precision", "recall", "coverage", "class_entropy", "fd@classifier"):
+        assert done[name].notna().all() and (done[f"{name}_se"] >= 0).all(), name
+    assert (done["score"] == done["fd"]).all() and (done["score_se"] == done["fd_se"]).all()
+    assert done["coverage"].between(1, 10).all() and done.loc[done["score"].idxmin(), "tie"]
 
 
 def test_trained_generator_scores_far_better_than_the_same_generator_untrained(quickstart):
@@ -72,7 +87,8 @@ def test_trials_table_and_best_print_for_people(quickstart):
     best = CliRunner().invoke(cli, ["best", str(path)])
     trial = gansearch.best_trial(path)
     assert best.exit_code == 0
-    assert best.output.startswith(f"best trial: #{trial.number}  score {trial.value:.4g}\n")
+    assert best.output.startswith(f"best trial: #{trial.number}  score {trial.value:.4g} ± ")
+    assert "metrics: fd " in best.output and "fd@classifier" in best.output
     assert "generator:" in best.output and "discriminator:" in best.output and "head: linear -> 1 logit" in best.output
     info = json.loads(CliRunner().invoke(cli, ["best", str(path), "--json"]).output)
     assert info["number"] == trial.number and info["arch"] == trial.user_attrs["arch"]

@@ -3,10 +3,12 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 
 import gansearch
 from gansearch import runner
+from gansearch.cli import cli
 from gansearch.study import open_study, load_config
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle" / "gansearch_pixelshuffle.py"
@@ -151,3 +153,27 @@ def test_a_block_that_cannot_build_the_output_layer_is_caught_before_the_study(t
                                                     r"out_channels=1.*num_groups"):
         gansearch.run_study(path, progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_tpe_defaults_suit_short_parallel_studies(tiny_study):
+    from gansearch.study import make_sampler, startup_trials
+
+    sampler = make_sampler(load_config(tiny_study(n_trials=12)))
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert (sampler._n_startup_trials, sampler._multivariate, sampler._group, sampler._constant_liar) == (
+        3, True, True, True)
+    assert [startup_trials(n) for n in (5, 12, 30, 50, 500)] == [3, 3, 6, 10, 10]
+
+
+def test_the_dcgan_baseline_is_trial_0_and_the_summary_compares_the_best_with_it(tiny_study):
+    path = tiny_study(n_trials=3, baseline="dcgan")
+    result = CliRunner().invoke(cli, ["run", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    df = gansearch.trials_dataframe(path)
+    assert df.loc[0, "baseline"] == "dcgan" and df["baseline"].notna().sum() == 1
+    layers = open_study(load_config(path), create=False).trials[0].user_attrs["arch"]["generator"]["layers"]
+    assert [(layer["block"], layer["kernel"], layer["stride"]) for layer in layers] == [("deconv", 4, 2)]
+    assert "baseline" in result.output
+    assert "best/baseline:" in result.output or "is the best trial so far" in result.output
+    best = CliRunner().invoke(cli, ["best", str(path)])
+    assert best.exit_code == 0 and ("best/baseline:" in best.output or "is the best trial" in best.output)

@@ -127,3 +127,31 @@ def test_ties_are_trials_within_two_standard_errors_of_the_best():
                        "score": [1.0, 1.05, 1.5, 0.5], "score_se": [0.02, 0.02, 0.02, None]})
     # 1.05 - 1.0 = 0.05 <= 2 * sqrt(0.02² + 0.02²) = 0.057; 1.5 is far; a pruned trial is never a tie
     assert ties(df).tolist() == [True, True, False, False]
+
+
+def test_the_inception_extractor_without_weights_is_one_clear_error_and_writes_nothing(write_study, monkeypatch):
+    monkeypatch.delenv("GANSEARCH_INCEPTION_WEIGHTS", raising=False)
+    path = write_study({"score.extractor": "inception", "score.metrics": ["fd"]})
+    result = CliRunner().invoke(cli, ["run", str(path)])
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and "score:" in line and "pt_inception-2015-12-05-6726825d.pth" in line
+    assert "GANSEARCH_INCEPTION_WEIGHTS" in line
+    assert not (path.parent / "runs").exists()
+
+
+def test_the_inception_extractor_scores_with_weights_from_the_environment(write_study, tmp_path, monkeypatch):
+    from gansearch.builtin.inception import FIDInception
+    from gansearch.metrics import single_threaded
+    from gansearch.scoring import Scorer
+
+    torch.manual_seed(0)
+    weights = tmp_path / "random_inception.pth"
+    torch.save(FIDInception().state_dict(), weights)  # the architecture, randomly initialised: no download
+    monkeypatch.setenv("GANSEARCH_INCEPTION_WEIGHTS", str(weights))
+    prepared = prepare(write_study({"score.extractor": "inception", "score.metrics": ["fd", "kid"]}))
+    with single_threaded():  # small convs run far faster on one thread here
+        scorer = Scorer(prepared.plan, prepared.registry, prepared.data[:24], samples=20)
+        result = scorer.evaluate(prepared.data[24:44])
+    assert scorer.real["inception"].values.shape == (24, 2048)
+    assert set(result) == {"fd", "fd_se", "kid", "kid_se"} and all(v == v for v in result.values())

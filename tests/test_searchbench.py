@@ -1,0 +1,43 @@
+"""gansearch bench-search: its studies are valid, and its verdicts follow the issue's three claims."""
+
+import pytest
+
+from gansearch.searchbench import VARIANTS, checks, format_report, write_studies
+from gansearch.study import prepare
+
+
+def test_every_benchmark_study_is_a_valid_study_with_the_same_budget(tmp_path):
+    studies = write_studies(tmp_path, ["digits16", "shapes32"], [0, 1], 30, "cpu", 1)
+    assert len(studies) == 2 * 2 * len(VARIANTS)
+    for suite, seed, variant, path in studies:
+        prepared = prepare(path, load_data=False)
+        c = prepared.config
+        assert c.n_trials == 30 and c.seed == seed and c.baseline == "dcgan"
+        assert (c.sampler, c.pruner) == VARIANTS[variant]
+        assert c.train.steps == (300 if suite == "digits16" else 400)
+
+
+def row(variant, best, steps, seed=0, baseline=1.0, se=0.01, clf=(1.0, 2.0)):
+    return dict(suite="s", seed=seed, variant=variant, trials=30, best=best, best_se=se, baseline=baseline,
+                baseline_se=se, best_classifier_fd=clf[0], baseline_classifier_fd=clf[1], steps=steps)
+
+
+@pytest.mark.parametrize("tpe, rnd, pruned, pruned_steps, verdicts", [
+    (0.7, 0.75, 0.71, 4000, (True, True, True)),  # everything holds
+    (0.85, 0.75, 0.86, 4000, (False, False, True)),  # not 0.8x the baseline; random search better
+    (0.7, 0.75, 0.79, 4000, (True, True, False)),  # pruning lost the best (0.09 > 2 standard errors)
+    (0.7, 0.75, 0.7, 6000, (True, True, False)),  # pruning saved too little
+])
+def test_checks_apply_the_three_claims(tpe, rnd, pruned, pruned_steps, verdicts):
+    rows = [row("tpe", tpe, 9000), row("random", rnd, 9000), row("tpe+median", pruned, pruned_steps),
+            row("tpe+sha", pruned, pruned_steps)]
+    (result,) = checks(rows)
+    assert (result["a_pass"], result["b_pass"], result["c_pruning"]["tpe+median"]["pass"]) == verdicts
+    report = format_report({"rows": rows, "checks": [result]})
+    assert report.count("PASS") + report.count("FAIL") == 4 and report.count("PASS") >= sum(verdicts)
+
+
+def test_a_worse_classifier_fd_fails_claim_a():
+    rows = [row("tpe", 0.5, 9000), row("random", 0.6, 9000), row("tpe+median", 0.5, 4000, clf=(3.0, 2.0)),
+            row("tpe+sha", 0.5, 4000)]
+    assert not checks(rows)[0]["a_pass"]
