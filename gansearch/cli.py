@@ -324,23 +324,29 @@ def calibrate(study, device):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Studies at a time [default: GPU: one per "
               "core, each one worker; CPU: 1, with a worker per core]")
+@click.option("--variants", default="tpe,random,tpe+median,tpe+sha", show_default=True,
+              help="Comma-separated: tpe, random, tpe+median, tpe+sha (tpe is every comparison's reference).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True,
               help="Seconds per study; a study out of time keeps the trials it finished.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="bench-search",
               show_default=True, help="Folder for the studies and bench-search.json.")
 @edge
-def bench_search(suites, seeds, trials, device, jobs, timeout, output):
+def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output):
     """Search quality in one run: the best of TRIALS trials against the DCGAN baseline, TPE against random
     search, and median pruning against none, on digits 16x16 and shapes 32x32 over SEEDS seeds."""
-    from .searchbench import SUITES, format_report, run_search_bench
+    from .searchbench import SUITES, VARIANTS, format_report, run_search_bench
 
+    chosen = [v.strip() for v in variants.split(",") if v.strip()]
+    if "tpe" not in chosen or any(v not in VARIANTS for v in chosen):
+        raise click.BadParameter(f"{variants!r}: a comma-separated list of {', '.join(VARIANTS)} including tpe",
+                                 param_hint="--variants")
     names = [s.strip() for s in suites.split(",") if s.strip()]
     unknown = [s for s in names if s not in SUITES]
     if unknown:
         raise click.BadParameter(f"unknown suite {unknown[0]!r}; available: {', '.join(SUITES)}",
                                  param_hint="--suites")
     result = run_search_bench(output, names, range(seeds), trials, device, jobs, timeout,
-                              progress=lambda line: click.echo(line, err=True))
+                              progress=lambda line: click.echo(line, err=True), variants=tuple(chosen))
     click.echo(format_report(result))
     if result["failed"]:
         click.echo("failed studies: " + "; ".join(result["failed"]), err=True)

@@ -118,6 +118,9 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
+    if progress:
+        print(f"preparing the score: extractors {', '.join(prepared.plan.extractors)} (once per study; cached)",
+              file=out)
     Scorer.for_study(prepared)  # extractors built (a classifier trained) and real features cached once, for
     # every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
     with run_lock(cfg):

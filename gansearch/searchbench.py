@@ -26,7 +26,7 @@ SUITES = {
         "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 2, "high": 4}, "norms": ["none", "batch"]},
         "train": {"steps": 300, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
-        "score": {"samples": 512},
+        "score": {"samples": 512, "metrics": ["fd", "fd@classifier"]},  # what the verdicts read
     },
     "shapes32": {
         "data": {"name": "shapes", "resolution": 32, "count": 4096},
@@ -35,7 +35,7 @@ SUITES = {
         "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 3, "high": 4}, "norms": ["none", "batch"]},
         "train": {"steps": 400, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
-        "score": {"samples": 512},
+        "score": {"samples": 512, "metrics": ["fd", "fd@classifier"]},
     },
 }
 VARIANTS = {"tpe": ("tpe", "none"), "random": ("random", "none"), "tpe+median": ("tpe", "median"),
@@ -49,11 +49,12 @@ def study_dict(suite: str, seed: int, variant: str, n_trials: int, device: str, 
             "sampler": sampler, "pruner": pruner, "workers": workers, "devices": device, **SUITES[suite]}
 
 
-def write_studies(out: Path, suites, seeds, n_trials, device, workers) -> list[tuple[str, int, str, Path]]:
+def write_studies(out: Path, suites, seeds, n_trials, device, workers, variants=tuple(VARIANTS)
+                  ) -> list[tuple[str, int, str, Path]]:
     studies = []
     for suite in suites:
         for seed in seeds:
-            for variant in VARIANTS:
+            for variant in variants:
                 config = study_dict(suite, seed, variant, n_trials, device, workers)
                 path = out / config["name"] / "study.yaml"
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,8 +107,10 @@ def checks(rows) -> list[dict]:
     out = []
     for suite in dict.fromkeys(r["suite"] for r in rows):
         by = {(r["seed"], r["variant"]): r for r in rows if r["suite"] == suite}
-        seeds = sorted(s for s in {s for s, _ in by}  # seeds whose three studies all finished a trial
-                       if all(by[s, v]["best"] is not None and by[s, v]["baseline"] for v in VARIANTS))
+        variants = {v for _, v in by}
+        seeds = sorted(s for s in {s for s, _ in by}  # seeds whose studies all finished a trial
+                       if all((s, v) in by and by[s, v]["best"] is not None and by[s, v]["baseline"]
+                              for v in variants))
         if not seeds:
             continue
         ratios = [by[s, "tpe+median"]["best"] / by[s, "tpe+median"]["baseline"] for s in seeds]
@@ -116,7 +119,7 @@ def checks(rows) -> list[dict]:
         tpe = sum(by[s, "tpe"]["best"] for s in seeds) / len(seeds)
         rnd = sum(by[s, "random"]["best"] for s in seeds) / len(seeds)
         pruning = {}
-        for variant in PRUNED:
+        for variant in (v for v in PRUNED if v in variants):
             within = [by[s, variant]["best"] - by[s, "tpe"]["best"]
                       <= 2 * (by[s, variant]["best_se"] ** 2 + by[s, "tpe"]["best_se"] ** 2) ** 0.5 for s in seeds]
             steps = sum(by[s, variant]["steps"] for s in seeds) / sum(by[s, "tpe"]["steps"] for s in seeds)
@@ -158,7 +161,7 @@ def _ok(flag) -> str:
 
 
 def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials: int = 30, device: str = "auto",
-                     jobs: int = 0, timeout: float = 3600, progress=print) -> dict:
+                     jobs: int = 0, timeout: float = 3600, progress=print, variants=tuple(VARIANTS)) -> dict:
     """Write one study per suite, seed and variant under ``out``, run them (``jobs`` at a time), summarise."""
     from .devices import host_cores, resolve_devices
     from .scoring import Scorer
@@ -166,9 +169,9 @@ def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials:
 
     out = Path(out)
     gpu = resolve_devices(device)[0] != "cpu"
-    jobs = jobs or (min(host_cores(), len(VARIANTS) * len(suites) * len(seeds)) if gpu else 1)
+    jobs = jobs or (min(host_cores(), len(variants) * len(suites) * len(seeds)) if gpu else 1)
     workers = 1 if gpu else "auto"  # CPU: one study at a time, one worker per core
-    studies = write_studies(out, suites, seeds, n_trials, device, workers)
+    studies = write_studies(out, suites, seeds, n_trials, device, workers, variants)
     for suite in suites:  # train each suite's classifier once, before the studies share it
         first = next(p for s, _, _, p in studies if s == suite)
         Scorer.for_study(prepare(first))
