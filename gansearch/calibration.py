@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .scoring import Plan, Scorer
+from .scoring import Plan, Scorer, build_scorer, study_options
 from .study import Prepared
 
 # best to worst; class-based entries are skipped for unlabelled data
@@ -88,9 +88,10 @@ def calibrate(prepared: Prepared, seed: int = 0, device="cpu") -> Calibration:
     half = len(data) // 2
     ref, held = order[:half], order[half:][: c.score.samples]
     plan = Plan(prepared.plan.objective, (prepared.plan.objective,))
-    scorer = Scorer(plan, prepared.registry, data[ref], None if labels is None else labels[ref],
-                    prepared.classes, samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed,
-                    device=device, options={"inception_weights": c.score.inception_weights})
+    scorer = build_scorer(c, lambda: Scorer(plan, prepared.registry, data[ref], None if labels is None else labels[ref],
+                                            prepared.classes, samples=c.score.samples, seed=c.seed,
+                                            feature_seed=c.score.feature_seed, device=device,
+                                            options=study_options(c)))
     names = [n for n in INTENDED if labels is not None or n not in CLASS_BASED]
     gen = torch.Generator().manual_seed(seed)
     x = data[held]

@@ -207,6 +207,7 @@ def evaluate(study, folder, device, as_json):
     from .scoring import Scorer
     from .study import prepare
 
+    check_device_option(device)
     prepared = prepare(study)
     images = load_images(folder, prepared)
     check_images(images, prepared)
@@ -249,6 +250,19 @@ def plugins(study):
             click.echo(f"  {name:<16} {provided.plugin}{version}{extra}  {provided.obj.description}")
 
 
+def check_device_option(device: str, allow_auto: bool = False) -> None:
+    """``--device``: cpu, cuda or cuda:N (or auto) that exists on this machine; else a usage error (exit 2)."""
+    from .config import DEVICES_HELP
+    from .devices import cuda_count
+
+    index = device.partition(":")[2]
+    if not ((allow_auto and device == "auto") or device in ("cpu", "cuda")
+            or (device.startswith("cuda:") and index.isdigit())):
+        raise click.BadParameter(f"{device!r}: expected {DEVICES_HELP}", param_hint="--device")
+    if device.startswith("cuda") and (int(index or 0) >= cuda_count()):
+        raise click.BadParameter(f"{device!r}: this machine has {cuda_count()} CUDA device(s)", param_hint="--device")
+
+
 def _workers(value):
     if value == "auto":
         return value
@@ -282,12 +296,7 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, output)
     """
     from .bench import BenchConfig, format_report, run_bench
 
-    if device != "auto":
-        from .config import DEVICES_HELP
-
-        index = device.partition(":")[2]
-        if not (device in ("cpu", "cuda") or (device.startswith("cuda:") and index.isdigit())):
-            raise click.BadParameter(f"{device!r}: expected {DEVICES_HELP}", param_hint="--device")
+    check_device_option(device, allow_auto=True)
     config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
                          steps=steps, trials=trials, workers=workers)
     result = run_bench(config, progress=lambda line: click.echo(line, err=True))
@@ -306,6 +315,7 @@ def calibrate(study, device):
     from .calibration import calibrate as run_calibration
     from .study import prepare
 
+    check_device_option(device)
     prepared = prepare(study)
     result = run_calibration(prepared, device=device)
     click.echo(f"objective {prepared.plan.objective.name} ({prepared.config.score.samples} samples), "
@@ -336,6 +346,7 @@ def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output)
     search, and median pruning against none, on digits 16x16 and shapes 32x32 over SEEDS seeds."""
     from .searchbench import SUITES, VARIANTS, format_report, run_search_bench
 
+    check_device_option(device, allow_auto=True)
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     if "tpe" not in chosen or any(v not in VARIANTS for v in chosen):
         raise click.BadParameter(f"{variants!r}: a comma-separated list of {', '.join(VARIANTS)} including tpe",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import GansearchError, StudyConfigError
+from .errors import StudyConfigError
 from .scoring import JACKKNIFE_BLOCKS, Scorer
 from .study import prepare
 
@@ -27,12 +27,12 @@ def check_images(images, prepared) -> None:
     expected = (channels, c.data.resolution, c.data.resolution)
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or tuple(images.shape[1:]) != expected:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise GansearchError(f"images must be a tensor (N, {', '.join(map(str, expected))}) for study "
+        raise StudyConfigError(f"images must be a tensor (N, {', '.join(map(str, expected))}) for study "
                              f"{c.name!r}; got {got}")
     if not images.is_floating_point() or not torch.isfinite(images).all() or images.abs().max() > 1.0001:
-        raise GansearchError("images must be finite floats in [-1, 1]")
+        raise StudyConfigError("images must be finite floats in [-1, 1]")
     if len(images) < 2 * JACKKNIFE_BLOCKS:
-        raise GansearchError(f"need at least {2 * JACKKNIFE_BLOCKS} images to score; got {len(images)}")
+        raise StudyConfigError(f"need at least {2 * JACKKNIFE_BLOCKS} images to score; got {len(images)}")
 
 
 def load_images(folder, prepared) -> torch.Tensor:

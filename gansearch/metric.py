@@ -53,16 +53,17 @@ class Features:
     """Features of one set of images: ``values`` (N, D) float64 on the CPU, ``logits`` (N, K) when the
     extractor classifies, and a memo for what a metric precomputes once on the real set."""
 
-    def __init__(self, values: torch.Tensor, logits: torch.Tensor | None = None):
+    def __init__(self, values: torch.Tensor, logits: torch.Tensor | None = None, full_size: int | None = None):
         self.values = values
         self.logits = logits
+        self.full_size = len(values) if full_size is None else full_size  # of the set a jackknife subset came from
         self._memo: dict[str, Any] = {}
 
     def __len__(self):
         return self.values.shape[0]
 
     def subset(self, index: torch.Tensor) -> "Features":
-        return Features(self.values[index], None if self.logits is None else self.logits[index])
+        return Features(self.values[index], None if self.logits is None else self.logits[index], self.full_size)
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per set of features (e.g. the real statistics of a Fréchet distance)."""

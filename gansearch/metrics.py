@@ -107,7 +107,7 @@ def jackknife(statistic: Callable[[torch.Tensor], float], n: int, blocks: int = 
     blocks = min(blocks, n)
     if blocks < 2:
         return value, math.nan
-    parts = everything.chunk(blocks)
+    parts = everything.tensor_split(blocks)  # near-equal blocks
     leave_out = torch.tensor([statistic(torch.cat(parts[:i] + parts[i + 1:])) for i in range(len(parts))],
                              dtype=torch.float64)
     g = len(parts)

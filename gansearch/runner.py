@@ -149,9 +149,13 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
 
 
 def enqueue_baseline(study: optuna.Study, prepared: Prepared) -> None:
-    """A new study's trial 0 is the hand design (``baseline:``), trained like every other trial."""
+    """A new study's trial 0 is the hand design (``baseline:``), trained like every other trial; it is
+    enqueued again if an interrupted run left it failed."""
     baseline = prepared.baseline
-    if baseline is None or study.get_trials(deepcopy=False):
+    if baseline is None:
+        return
+    alive = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
+    if any(t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False, states=alive)):
         return
     study.enqueue_trial(baseline.params or {}, user_attrs={"baseline": baseline.name})
 

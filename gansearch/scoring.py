@@ -113,11 +113,29 @@ def resolve_plan(config, registry, labelled: bool) -> Plan:
 
 
 def reference_set(real: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
-    """All of a small dataset; a seeded random subset of a large one."""
+    """All of a small dataset, a random subset of a large one; seeded order either way (so a metric that
+    reads the first n never sees only the first classes of a sorted folder)."""
     n = max(samples, REAL_SAMPLES)
-    if len(real) <= n:
-        return real
     return real[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+def study_options(config) -> dict:
+    """What extractors may read from a study file (a relative weights path is relative to the study file)."""
+    weights = config.score.inception_weights
+    return {"inception_weights": str(config.base_dir / Path(weights).expanduser()) if weights else None}
+
+
+def build_scorer(config, make):
+    """``make()``, with an extractor that cannot be built (inception without weights, a metric that
+    needs class predictions from one that makes none) reported as a one-line config error."""
+    try:
+        return make()
+    except StudyConfigError as exc:
+        if exc.file:
+            raise
+        raise StudyConfigError(exc.message, file=config.file, key=exc.key) from None
+    except GansearchError as exc:
+        raise StudyConfigError(str(exc), file=config.file, key="score") from None
 
 
 class Scorer:
@@ -134,27 +152,32 @@ class Scorer:
         index = reference_set(torch.arange(len(real)), samples, feature_seed)
         request = ExtractorRequest(real[index], None if labels is None else labels[index], tuple(classes),
                                    feature_seed, extractor_cache_dir(), dict(options or {}))
-        digest = hashlib.sha1(request.real.numpy().tobytes()).hexdigest()[:16]
         self.extractors: dict[str, nn.Module] = {}
+        for name in plan.extractors:  # every extractor first: one that cannot be built stops before any cache write
+            self.extractors[name] = registry.extractor(name).build(request).eval()
+        for column in plan.columns:
+            if column.metric.needs_logits and not hasattr(self.extractors[column.extractor], "classify"):
+                raise StudyConfigError(f"metric {column.metric.name!r} needs class predictions, which the "
+                                       f"{column.extractor!r} extractor does not make", key="score.metrics")
         self.real: dict[str, Features] = {}
-        for name in plan.extractors:
-            module = registry.extractor(name).build(request)
-            self.extractors[name] = module.eval().to(self.device)
-            key = None if cache_dir is None else Path(cache_dir) / f"real_{name}_v{FEATURES_VERSION}_{feature_seed}_{digest}.pt"
+        for name, module in self.extractors.items():
+            key = None
+            if cache_dir is not None:  # the data and the extractor's own weights: either changes the features
+                digest = hashlib.sha1(request.real.numpy().tobytes())
+                for tensor in module.state_dict().values():
+                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+                key = Path(cache_dir) / f"real_{name}_v{FEATURES_VERSION}_{feature_seed}_{digest.hexdigest()[:16]}.pt"
+            self.extractors[name] = module.to(self.device)
             self.real[name] = self._real_features(name, request.real, key)
 
     @classmethod
     def for_study(cls, prepared, device="cpu") -> "Scorer":
         """The scorer a study's trials share: its plan, sample count, seeds and caches."""
         c = prepared.config
-        weights = c.score.inception_weights
-        options = {"inception_weights": str(c.base_dir / Path(weights).expanduser()) if weights else None}
-        try:
-            return cls(prepared.plan, prepared.registry, prepared.data, prepared.labels, prepared.classes,
-                       samples=c.score.samples, seed=c.seed, feature_seed=c.score.feature_seed, device=device,
-                       cache_dir=c.output_dir / "cache", options=options)
-        except GansearchError as exc:  # e.g. the inception extractor without its weights file
-            raise StudyConfigError(str(exc), file=c.file, key="score") from None
+        return build_scorer(c, lambda: cls(prepared.plan, prepared.registry, prepared.data, prepared.labels,
+                                           prepared.classes, samples=c.score.samples, seed=c.seed,
+                                           feature_seed=c.score.feature_seed, device=device,
+                                           cache_dir=c.output_dir / "cache", options=study_options(c)))
 
     def _real_features(self, name, real, key: Path | None) -> Features:
         if key is not None and key.exists():
@@ -179,7 +202,7 @@ class Scorer:
             values.append(f.double().cpu())
             if hasattr(module, "classify"):
                 logits.append(module.classify(x).float().cpu())
-        values = torch.cat(values)
+        values = torch.cat(values).float().double()  # float32 precision, as cached: fresh equals cached
         if not torch.isfinite(values).all():
             raise TrialDiverged("non-finite features: the images hold NaN or inf")
         return Features(values, torch.cat(logits) if logits else None)

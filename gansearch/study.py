@@ -253,6 +253,14 @@ def _first_difference(old, new, key=""):
     return (key, old, new) if old != new else None
 
 
+def _has_key(tree: dict, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
 def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
     """A resumed study must search the same space: editing it mid-study would mix incomparable trials."""
     stored = study.user_attrs.get("gansearch_fingerprint")
@@ -261,6 +269,10 @@ def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
         study.set_user_attr("gansearch_fingerprint", current)
         return
     diff = _first_difference(stored, current)
+    if diff and not _has_key(stored, diff[0]):  # a key this study's gansearch did not have
+        key, _, new = diff
+        raise StudyConfigError(f"this study was created by an older gansearch, without {key} (now {new!r}): "
+                               "its scores are not comparable; give the study a new name", file=config.file, key=key)
     if diff:
         key, old, new = diff
         raise StudyConfigError(f"changed from {old!r} to {new!r} since the study started; a study's search "

@@ -177,3 +177,26 @@ def test_the_dcgan_baseline_is_trial_0_and_the_summary_compares_the_best_with_it
     assert "best/baseline:" in result.output or "is the best trial so far" in result.output
     best = CliRunner().invoke(cli, ["best", str(path)])
     assert best.exit_code == 0 and ("best/baseline:" in best.output or "is the best trial" in best.output)
+
+
+def test_a_baseline_interrupted_mid_trial_is_run_again_on_resume(tiny_study, interrupt_trial):
+    path = tiny_study(n_trials=2, baseline="dcgan")
+    disarm = interrupt_trial(1)  # Ctrl-C during the baseline, trial 0
+    with pytest.raises(KeyboardInterrupt):
+        gansearch.run_study(path, progress=False)
+    disarm()
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    baselines = df[df["baseline"] == "dcgan"]
+    assert list(baselines["state"]) == ["fail", "complete"]
+
+
+def test_a_study_from_an_older_gansearch_is_refused_with_the_reason(tiny_study):
+    path = tiny_study(n_trials=1)
+    gansearch.run_study(path, progress=False)
+    study = open_study(load_config(path), create=False)
+    old = dict(study.user_attrs["gansearch_fingerprint"])
+    old["score"] = {k: v for k, v in old["score"].items() if k != "extractor"}  # as gansearch 0.1 stored it
+    study.set_user_attr("gansearch_fingerprint", old)
+    with pytest.raises(gansearch.StudyConfigError, match="score.extractor: this study was created by an older"):
+        gansearch.run_study(path, n_trials=2, progress=False)

@@ -155,3 +155,19 @@ def test_the_inception_extractor_scores_with_weights_from_the_environment(write_
         result = scorer.evaluate(prepared.data[24:44])
     assert scorer.real["inception"].values.shape == (24, 2048)
     assert set(result) == {"fd", "fd_se", "kid", "kid_se"} and all(v == v for v in result.values())
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:7"])
+def test_evaluate_and_calibrate_refuse_a_device_this_machine_lacks(write_study, tmp_path, device):
+    path = write_study()
+    for args in (["evaluate", str(path), "--images", str(tmp_path), "--device", device],
+                 ["calibrate", str(path), "--device", device]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and "--device" in result.output and "Traceback" not in result.output
+
+
+def test_too_few_images_is_bad_input(write_study):
+    from gansearch.errors import StudyConfigError
+
+    with pytest.raises(StudyConfigError, match="need at least 20 images"):
+        gansearch.evaluate(write_study(), torch.zeros(5, 1, 16, 16))

@@ -57,13 +57,13 @@ def _real_for_knn(real: Features, n: int):
 
 def precision(real: Features, fake: Features) -> float:
     """Share of generated samples that fall on the real data's manifold (k-NN balls)."""
-    x, radii = _real_for_knn(real, len(fake))
+    x, radii = _real_for_knn(real, fake.full_size)
     return knn_precision(x, radii, fake.values)
 
 
 def recall(real: Features, fake: Features) -> float:
     """Share of real samples that fall on the generated data's manifold (k-NN balls)."""
-    x, _ = _real_for_knn(real, len(fake))
+    x, _ = _real_for_knn(real, fake.full_size)
     return knn_recall(x, fake.values, K_NEIGHBOURS)
 
 
