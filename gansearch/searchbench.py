@@ -17,13 +17,14 @@ from pathlib import Path
 
 import yaml
 
-NET = {"kernels": [3, 4, 5], "strides": [1, 2], "widths": [16, 32, 64]}
+NET = {"kernels": [3, 4], "strides": [1, 2]}  # the quickstart's space, so a 2-core CPU can run a suite too
 SUITES = {
     "digits16": {
         "data": {"name": "digits", "resolution": 16},
-        "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 2, "high": 4},
-                      "norms": ["batch", "none"]},
-        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 2, "high": 4}, "norms": ["none", "batch"]},
+        "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 2, "high": 3},
+                      "widths": [32, 64], "norms": ["batch", "none"]},
+        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 2, "high": 3}, "widths": [32, 64],
+                          "norms": ["none", "batch"]},
         "train": {"steps": 300, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
         "score": {"samples": 512, "metrics": ["fd", "fd@classifier"]},  # what the verdicts read
@@ -31,8 +32,9 @@ SUITES = {
     "shapes32": {
         "data": {"name": "shapes", "resolution": 32, "count": 4096},
         "generator": {**NET, "blocks": ["deconv", "upsample_conv"], "depth": {"low": 3, "high": 4},
-                      "norms": ["batch", "none"]},
-        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 3, "high": 4}, "norms": ["none", "batch"]},
+                      "widths": [16, 32, 64], "norms": ["batch", "none"]},
+        "discriminator": {**NET, "blocks": ["conv"], "depth": {"low": 3, "high": 4}, "widths": [16, 32, 64],
+                          "norms": ["none", "batch"]},
         "train": {"steps": 400, "eval_every": 50, "batch_size": 64, "lr_g": {"low": 1.0e-4, "high": 2.0e-3, "log": True},
                   "lr_d": {"low": 1.0e-4, "high": 2.0e-3, "log": True}, "beta1": [0.0, 0.5], "loss": ["ns", "hinge"]},
         "score": {"samples": 512, "metrics": ["fd", "fd@classifier"]},
