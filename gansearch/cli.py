@@ -215,8 +215,11 @@ def evaluate(study, folder, device, as_json):
     if as_json:
         click.echo(json.dumps({"images": len(images), **result}, indent=2))
         return
-    click.echo(f"{len(images)} images from {folder} against study {prepared.config.name!r} "
-               f"(trials use {prepared.config.score.samples} samples):")
+    samples = prepared.config.score.samples
+    click.echo(f"{len(images)} images from {folder} against study {prepared.config.name!r}:")
+    if len(images) != samples:
+        click.echo(f"note: the study's trials are scored on {samples} images; fd, precision and recall depend on "
+                   "the count (kid does not), so compare with them at the same count")
     for name, value in result.items():
         if not name.endswith("_se"):
             click.echo(f"  {name:<16} {with_se(value, result.get(f'{name}_se'))}")
@@ -251,16 +254,16 @@ def plugins(study):
 
 
 def check_device_option(device: str, allow_auto: bool = False) -> None:
-    """``--device``: cpu, cuda or cuda:N (or auto) that exists on this machine; else a usage error (exit 2)."""
+    """``--device``: cpu, cuda or cuda:N (or auto) that exists on this machine; else one line, exit 2."""
     from .config import DEVICES_HELP
     from .devices import cuda_count
 
     index = device.partition(":")[2]
     if not ((allow_auto and device == "auto") or device in ("cpu", "cuda")
             or (device.startswith("cuda:") and index.isdigit())):
-        raise click.BadParameter(f"{device!r}: expected {DEVICES_HELP}", param_hint="--device")
+        raise StudyConfigError(f"{device!r} is not a device; expected {DEVICES_HELP}", key="--device")
     if device.startswith("cuda") and (int(index or 0) >= cuda_count()):
-        raise click.BadParameter(f"{device!r}: this machine has {cuda_count()} CUDA device(s)", param_hint="--device")
+        raise StudyConfigError(f"{device!r}: this machine has {cuda_count()} CUDA device(s)", key="--device")
 
 
 def _workers(value):

@@ -47,4 +47,5 @@ def load_images(folder, prepared) -> torch.Tensor:
     try:
         return load_folder(request)
     except DatasetError as exc:
-        raise StudyConfigError(str(exc).replace("folder dataset: path", "--images"), key=None) from None
+        raise StudyConfigError(str(exc).replace("folder dataset: path ", "").replace("folder dataset: ", ""),
+                               file=c.file, key="--images") from None

@@ -93,7 +93,7 @@ def coverage(shares: torch.Tensor, threshold: float = 0.01) -> float:
 def entropy(shares: torch.Tensor) -> float:
     """Entropy of a class distribution, in nats (log K when all K classes are equally frequent)."""
     p = shares[shares > 0]
-    return float(-(p * p.log()).sum())
+    return float(-(p * p.log()).sum()) + 0.0  # + 0.0: one class gives 0.0, not -0.0
 
 
 def jackknife(statistic: Callable[[torch.Tensor], float], n: int, blocks: int = 10) -> tuple[float, float]:

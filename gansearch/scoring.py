@@ -109,7 +109,25 @@ def resolve_plan(config, registry, labelled: bool) -> Plan:
         if column.metric.needs_logits and column.extractor != "classifier" and not labelled:
             raise StudyConfigError(f"metric {column.metric.name!r} needs class predictions", file=file, key=key)
         columns.setdefault(column.name, column)
-    return Plan(objective, tuple(columns.values()))
+    plan = Plan(objective, tuple(columns.values()))
+    if "inception" in plan.extractors:
+        check_inception_weights(config)
+    return plan
+
+
+def check_inception_weights(config) -> None:
+    """The FID weights must be a local file; checked before anything runs (they are never downloaded)."""
+    from .builtin.inception import _HOW_TO_GET, INCEPTION_ENV
+
+    weights = config.score.inception_weights or os.environ.get(INCEPTION_ENV)
+    if not weights:
+        raise StudyConfigError(f"the inception extractor needs its weights: {_HOW_TO_GET}", file=config.file,
+                               key="score.inception_weights")
+    path = config.base_dir / Path(weights).expanduser()
+    if not path.is_file():
+        source = "score.inception_weights" if config.score.inception_weights else INCEPTION_ENV
+        raise StudyConfigError(f"no such file {path} (from {source})", file=config.file,
+                               key="score.inception_weights")
 
 
 def reference_set(real: torch.Tensor, samples: int, seed: int) -> torch.Tensor:

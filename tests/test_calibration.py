@@ -2,8 +2,8 @@
 you can trust), on digits 16x16 and shapes 32x32 with 512 samples.
 
 What holds today is asserted; the issue's full target (every degradation beyond two standard errors,
-Kendall tau >= 0.9) is not reached yet (tau 0.846 on both) and is kept as strict xfails, so the day
-it holds they fail and must be turned into plain tests.
+Kendall tau >= 0.9) is not reached yet (tau 0.846 on both) and is kept as a strict xfail, so the day
+it holds it fails and must be turned into a plain test.
 """
 
 import pytest
@@ -52,8 +52,8 @@ def test_the_ranking_is_close_to_the_intended_order(calibration):
     assert calibration.tau >= 0.84, calibration.table()  # a guard: today 0.846 on both datasets
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 target not reached: noise σ 0.05 on digits is 1.9 standard errors "
-                   "above held-out real data, and Kendall tau is 0.846 (target 0.9)")
+@pytest.mark.xfail(strict=True, reason="issue 6 target not reached: Kendall tau is 0.846 on both (target 0.9); "
+                   "noise σ 0.05 on digits is only about 2 standard errors above held-out real data")
 def test_issue_target_every_degradation_clearly_worse_and_tau_at_least_0_9(calibration):
     assert calibration.unclear == [] and calibration.tau >= 0.9, calibration.table()
 
