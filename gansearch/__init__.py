@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 from .block import Block, BlockArgs  # noqa: E402
 from .dataset import REQUIRED, DataRequest, Dataset  # noqa: E402
 from .errors import (  # noqa: E402
-    BlockShapeError, DatasetError, GansearchError, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
+    BlockShapeError, DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
 )
 from .hookspecs import hookimpl  # noqa: E402
 from .metric import Extractor, ExtractorRequest, Features, Metric  # noqa: E402
@@ -37,7 +37,7 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATIONS", "ArchSpec", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
-    "Extractor", "ExtractorRequest", "Features", "GansearchError", "Metric", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
+    "Extractor", "ExtractorRequest", "Features", "GansearchError", "GansearchWarning", "Metric", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
     "StudyNotFound", "TrainSpec", "TrialDiverged", "exact_conv", "hookimpl", "make_activation", "make_norm",
     *_LAZY,
 ]

@@ -4,11 +4,12 @@ import functools
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
 
-from .errors import DatasetError, GansearchError, PluginError, StudyConfigError, StudyNotFound
+from .errors import DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 
 BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
 FORMATS = ("table", "csv", "json", "parquet")
@@ -367,5 +368,17 @@ def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output)
     click.echo(f"results: {output / 'bench-search.json'}")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """gansearch's own warnings as ``Warning: ...`` lines; any other warning as Python prints it."""
+    if issubclass(category, GansearchWarning):
+        print(f"Warning: {message}", file=file or sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main():
+    warnings.showwarning = _one_line_warning
     cli(prog_name="gansearch")

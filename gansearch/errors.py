@@ -44,3 +44,9 @@ class TrialDiverged(GansearchError):
 
 class StudyNotFound(GansearchError):
     """The study named by a study file has no storage yet (run it first)."""
+
+
+class GansearchWarning(UserWarning):
+    """Something a user should know that does not stop the work (skipped images, a broken installed
+    plugin, ...). The command line prints each as one ``Warning: ...`` line; library users get an ordinary
+    Python warning they can filter."""
