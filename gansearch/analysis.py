@@ -14,7 +14,7 @@ from .spec import ArchSpec
 from .study import open_study
 
 DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "score_s", "step_mode",
-           "graph_fallback", "worker")
+           "graph_fallback", "worker", "rerun_of", "restored_from")
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
 
@@ -25,7 +25,8 @@ def trials_dataframe(study_file) -> pd.DataFrame:
     standard errors of the best score), ``duration_s``, each parameter by its dotted name
     (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
     ``d_params``, ``steps``, ``pruned_at``, ``failure``, ``score_s`` (time spent scoring),
-    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, ``baseline`` (the hand design's name on its
+    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, ``rerun_of`` (the trial a killed worker
+    left unfinished), ``restored_from`` (a trial rebuilt from its ``trial.json`` after the storage was lost), ``baseline`` (the hand design's name on its
     trial), every metric of a complete trial with its ``<metric>_se`` (``fd``, ``kid``, ``precision``,
     ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute ``samples`` / ``generator`` paths.
     """

@@ -252,6 +252,31 @@ def plugins(study):
                      f" {'lower' if obj.lower_is_better else 'higher'} is better" if title == "metrics" else "")
             version = f" ({provided.version})" if provided.version else ""
             click.echo(f"  {name:<16} {provided.plugin}{version}{extra}  {provided.obj.description}")
+    if registry.broken:
+        click.echo("installed plugins that failed to import:")
+        for name, why in sorted(registry.broken.items()):
+            click.echo(f"  {name:<16} {why}")
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@edge
+def schema(output):
+    """The study file's JSON Schema, so editors check and complete study.yaml.
+
+    \b
+    gansearch schema -o study.schema.json
+    then make this the first line of study.yaml (VS Code's YAML extension, yaml-language-server):
+    # yaml-language-server: $schema=study.schema.json
+    """
+    from .schema import study_schema
+
+    text = json.dumps(study_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
 
 
 def check_device_option(device: str, allow_auto: bool = False) -> None:

@@ -37,6 +37,8 @@ Param = Union[Range, list, int, float, str]  # fixed value, list of choices, or 
 
 @dataclass(frozen=True)
 class IntRange:
+    """A range of integers, both ends included: ``{low: 2, high: 4}``."""
+
     low: int
     high: int
 
@@ -90,30 +92,34 @@ class ScoreConfig:
 
 @dataclass
 class DataConfig:
-    name: str
-    resolution: int
+    """The images: a registered dataset, its size, and its own options as further keys."""
+
+    name: str  # a registered dataset: digits, shapes, folder or a plugin's (gansearch plugins lists them)
+    resolution: int  # images are height = width = resolution pixels
     channels: int | None = None  # default: the dataset's own
     options: dict[str, Any] = field(default_factory=dict)  # every other key under data:
 
 
 @dataclass
 class StudyConfig:
-    name: str
+    """A gansearch study: the data, what to search for each network, how to train and score."""
+
+    name: str  # the study's name; results go to runs/<name>/ beside the study file
     data: DataConfig
     generator: NetSpace
     discriminator: NetSpace
     train: TrainSpace = field(default_factory=TrainSpace)
     score: ScoreConfig = field(default_factory=ScoreConfig)
-    n_trials: int = 20
-    timeout: float | None = None
-    seed: int = 0
-    sampler: str = "tpe"
-    pruner: str = "median"
+    n_trials: int = 20  # finished (complete or pruned) trials to reach; a rerun resumes
+    timeout: float | None = None  # seconds after which a run starts no new trial
+    seed: int = 0  # sampler and per-trial seeds derive from it
+    sampler: str = "tpe"  # the Optuna sampler
+    pruner: str = "median"  # the Optuna pruner; none: every trial trains to the end
     workers: int | str = "auto"  # worker processes per device: auto or N
     devices: str | list[str] = "auto"  # auto | cpu | cuda | cuda:N | a list of them
     storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
-    plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})
+    plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})  # module names or .py paths
     baseline: str | None = "dcgan"  # the hand design run as trial 0 with the study's training settings; none: off
     file: str = field(default="<memory>", metadata={"internal": True})
 

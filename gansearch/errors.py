@@ -42,6 +42,10 @@ class TrialDiverged(GansearchError):
     """Training produced a non-finite loss or score; the trial fails with this reason."""
 
 
+class ArtifactError(GansearchError):
+    """A trial's files (samples, weights, record) could not be written; the trial fails with the cause."""
+
+
 class StudyNotFound(GansearchError):
     """The study named by a study file has no storage yet (run it first)."""
 

@@ -43,7 +43,8 @@ def load_images(folder, prepared) -> torch.Tensor:
     from .errors import DatasetError
 
     c = prepared.config
-    request = DataRequest(c.data.resolution, prepared.data.shape[1], c.seed, {"path": str(folder)}, Path.cwd())
+    request = DataRequest(c.data.resolution, prepared.data.shape[1], c.seed, {"path": str(folder), "on_error": "fail"},
+                          Path.cwd())  # images to score: an unreadable one is an error, not skipped
     try:
         return load_folder(request)
     except DatasetError as exc:

@@ -28,14 +28,19 @@ def to_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, min_
 
 
 @torch.no_grad()
-def save_samples(generator: torch.nn.Module, path: Path, n: int = 64, seed: int = 0) -> Path:
-    """Write a grid of ``n`` samples from fixed noise to ``path`` (PNG)."""
+def sample_grid(generator: torch.nn.Module, n: int = 64, seed: int = 0) -> Image.Image:
+    """A grid of ``n`` samples from fixed noise."""
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
     z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     images = generator(z)
     generator.train(was_training)
+    return to_grid(images)
+
+
+def save_samples(generator: torch.nn.Module, path: Path, n: int = 64, seed: int = 0) -> Path:
+    """Write a grid of ``n`` samples from fixed noise to ``path`` (PNG)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_grid(images).save(path)
+    sample_grid(generator, n, seed).save(path)
     return path

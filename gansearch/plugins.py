@@ -3,7 +3,8 @@
 Built-ins come through the same hooks as third-party plugins: ``DEFAULT_PLUGINS`` are registered
 by the plugin manager like any other module. Discovery order: entry points (group ``gansearch``,
 unless ``GANSEARCH_DISABLE_PLUGIN_AUTOLOAD`` is set), then the study's ``plugins:`` list, then
-the defaults.
+the defaults. An installed plugin that fails to import is a warning, not an error: studies that do
+not use it go on, and an unknown block or dataset name mentions it.
 """
 
 import importlib
@@ -11,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from . import hookspecs
 from .block import Block
 from .dataset import Dataset
 from .metric import Extractor, Metric
-from .errors import PluginError
+from .errors import GansearchWarning, PluginError
 
 DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics")
 ENTRY_POINT_GROUP = "gansearch"
@@ -34,6 +36,8 @@ def get_plugin_manager(plugins=(), base_dir=None, entry_points: bool | None = No
     pm = pluggy.PluginManager("gansearch")
     pm.add_hookspecs(hookspecs)
     pm.gansearch_versions = {}  # plugin name -> "dist version" for the `plugins` listing
+    pm.gansearch_broken = {}  # installed plugin name -> why it failed to import
+    pm.gansearch_entry_modules = {}  # module of each loaded entry point -> its plugin name
     if entry_points is None:
         entry_points = not os.environ.get(AUTOLOAD_ENV)
     if entry_points:
@@ -56,16 +60,22 @@ def _load_entry_points(pm):
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         origin = f"{dist.name} {dist.version}" if dist else ep.value
-        if pm.get_plugin(ep.name) is not None:
+        if pm.get_plugin(ep.name) is not None or ep.name in pm.gansearch_broken:
             raise PluginError(f"two installed packages declare the gansearch plugin {ep.name!r}: "
                               f"{pm.gansearch_versions.get(ep.name)} and {origin}")
+        pm.gansearch_versions[ep.name] = origin
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
-            raise PluginError(f"plugin {ep.name!r} (entry point {ep.value}, {origin}) failed to import: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            lines = str(exc).splitlines()
+            reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+            pm.gansearch_broken[ep.name] = reason
+            warnings.warn(f"installed plugin {ep.name!r} (entry point {ep.value}, {origin}) failed to import: "
+                          f"{reason}; studies that do not use it go on "
+                          f"(set {AUTOLOAD_ENV}=1 to skip installed plugins)", GansearchWarning, stacklevel=2)
+            continue
         _register(pm, module, ep.name)
-        pm.gansearch_versions[ep.name] = origin
+        pm.gansearch_entry_modules[ep.module] = ep.name
 
 
 def _load_one(pm, plugin, base_dir: Path):
@@ -77,8 +87,9 @@ def _load_one(pm, plugin, base_dir: Path):
         path = (base_dir / plugin).resolve()
         if not path.is_file():
             raise PluginError(f"plugin {plugin!r}: no such file {path}")
-        for registered in pm.get_plugins():  # the same file installed as an entry point: use that one
-            if getattr(registered, "__file__", None) and Path(registered.__file__).resolve() == path:
+        # the same file loaded already (an installed entry point's module, say): use that one
+        for loaded in (*pm.get_plugins(), *map(sys.modules.get, pm.gansearch_entry_modules)):
+            if getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == path:
                 return
         module_name = f"gansearch_local_plugin_{path.stem}_{abs(hash(str(path))):x}"
         try:
@@ -92,7 +103,7 @@ def _load_one(pm, plugin, base_dir: Path):
         _register(pm, module, plugin)
         pm.gansearch_versions[plugin] = str(path)
         return
-    if pm.get_plugin(plugin) is not None:
+    if pm.get_plugin(plugin) is not None or plugin in pm.gansearch_entry_modules:  # installed, loaded already
         return
     try:
         module = importlib.import_module(plugin)
@@ -130,6 +141,7 @@ class Registry:
     datasets: dict[str, Provided] = field(default_factory=dict)
     extractors: dict[str, Provided] = field(default_factory=dict)
     metrics: dict[str, Provided] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)  # installed plugin that failed to import -> why
 
     def block(self, name: str) -> Block:
         return self.blocks[name].obj
@@ -146,6 +158,11 @@ class Registry:
     def plugin_of(self, block_name: str) -> str:
         return self.blocks[block_name].plugin
 
+    def broken_note(self) -> str:
+        """For an unknown-name error: ``; installed plugin 'x' failed to import (why), it may provide it``."""
+        return "".join(f"; installed plugin {name!r} failed to import ({why}), it may provide it"
+                       for name, why in self.broken.items())
+
 
 _KINDS = (  # hook, what its register callback accepts: (type, registry table, noun)
     ("register_blocks", ((Block, "blocks", "block"),)),
@@ -156,7 +173,7 @@ _KINDS = (  # hook, what its register callback accepts: (type, registry table, n
 
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Call every ``register_*`` hook and validate what each plugin registers."""
-    registry = Registry()
+    registry = Registry(broken=dict(getattr(pm, "gansearch_broken", {})))
     versions = getattr(pm, "gansearch_versions", {})
     for hook_name, kinds in _KINDS:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():

@@ -2,11 +2,11 @@
 
 import contextlib
 import fcntl
-import multiprocessing as mp
 import os
 import socket
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -15,19 +15,17 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
-from .errors import GansearchError
-from .images import save_samples
+from .errors import ArtifactError, GansearchError, GansearchWarning
+from . import journal
+from .artifacts import is_disk_full, read_record, restore_trials, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, open_study, prepare, trial_seed
 from .trainer import memory_format, train
+from .workers import sigterm_as_interrupt, supervise
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 5
-
-
-def trial_dir(output_dir: Path, number: int) -> Path:
-    return output_dir / "trials" / f"{number:05d}"
 
 
 class Objective:
@@ -56,10 +54,13 @@ class Objective:
         g = None
         steps = 0
         notes = {}  # filled by the trainer: step mode, graph fallback reason, scoring time
+        reported = {}  # step -> score, kept in the trial's record on disk
+        state, value = TrialState.FAIL, None
 
         def on_eval(step, value):
             nonlocal steps
             steps = step
+            reported[step] = value
             trial.report(value, step)
             # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
             if step < spec.steps and baseline is None and trial.should_prune():
@@ -80,11 +81,14 @@ class Objective:
             objective = self.p.plan.objective.name
             trial.set_user_attr("metrics", metrics)
             trial.set_user_attr("score_se", metrics[f"{objective}_se"])
-            return metrics[objective]
+            state, value = TrialState.COMPLETE, metrics[objective]
+            return value
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if isinstance(exc, KeyboardInterrupt):
-                trial.set_user_attr("failure", "interrupted (Ctrl-C)")
-            elif not isinstance(exc, optuna.TrialPruned):
+                trial.set_user_attr("failure", "interrupted (Ctrl-C or SIGTERM)")
+            elif isinstance(exc, optuna.TrialPruned):
+                state = TrialState.PRUNED
+            else:
                 trial.set_user_attr("failure", f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -94,16 +98,25 @@ class Objective:
                 trial.set_user_attr("graph_fallback", notes["fallback"])
             trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
             if g is not None:
-                self._save(trial, g, trial_dir(cfg.output_dir, trial.number))
+                self._save(trial, g, state, value, reported)
 
-    def _save(self, trial, g, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        samples = save_samples(g, folder / "samples.png", seed=self.p.config.seed)
-        weights = folder / "generator.pt"
-        torch.save(g.state_dict(), weights)
+    def _save(self, trial, g, state, value, reported):
+        """Samples, weights and the trial's record; a trial whose artifacts cannot be written fails with
+        the cause (a full disk also stops the run: see ``_work``)."""
         root = self.p.config.output_dir
-        trial.set_user_attr("samples", str(samples.relative_to(root)))
-        trial.set_user_attr("generator", str(weights.relative_to(root)))
+        folder = trial_dir(root, trial.number)
+        names = {"samples": str((folder / "samples.png").relative_to(root)),
+                 "generator": str((folder / "generator.pt").relative_to(root))}
+        try:
+            save_trial(folder, g, self.p.config.seed, trial_record(trial, state, value, reported, names))
+        except OSError as exc:
+            reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
+            trial.set_user_attr("failure", reason)
+            if is_disk_full(exc):
+                trial.set_user_attr("disk_full", True)
+            raise ArtifactError(reason) from exc
+        for key, name in names.items():
+            trial.set_user_attr(key, name)
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
@@ -111,9 +124,31 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned).
 
     With more than one worker slot (``workers`` per device, default from the study file), each worker is
-    a process pulling trials from the same Optuna storage; this process shows progress.
+    a process pulling trials from the same Optuna storage; this process shows progress. SIGTERM stops the
+    run like Ctrl-C: running trials are recorded as failed, finished ones are kept.
     """
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
+    try:
+        return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose)
+    except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
+        if not is_disk_full(exc):
+            raise
+        cause = next(e for e in _chain(exc) if isinstance(e, OSError))
+        raise GansearchError(f"{prepared.config.file}: the run stopped: {disk_full_message(cause)}") from None
+
+
+def _chain(exc):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def disk_full_message(exc) -> str:
+    return (f"the disk is full ({exc}); finished trials are kept: free some space and run the same command "
+            "again to resume")
+
+
+def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose):
     cfg = prepared.config
     target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
@@ -123,10 +158,16 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
               file=out)
     Scorer.for_study(prepared)  # extractors built (a classifier trained) and real features cached once, for
     # every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
-    with run_lock(cfg):
-        study = open_study(cfg, create=True)
+    with sigterm_as_interrupt(), run_lock(cfg):
+        recover_storage(cfg)
+        study, created = open_study(cfg, create=True, report_created=True)
+        if created:
+            moved = set_aside_old_trials(cfg.output_dir)
+            if moved is not None:
+                warnings.warn(f"{cfg.output_dir}: a new study began where trials of an earlier one are; they "
+                              f"were moved to {moved.name}/, never written over", GansearchWarning, stacklevel=2)
         fail_interrupted_trials(study, cfg)
-        enqueue_baseline(study, prepared)
+        enqueue_baseline(study, prepared, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         if finished >= target:
             return study
@@ -136,33 +177,55 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
             if len(slots) == 1:  # in this process: leave its torch thread count as it was
                 threads = torch.get_num_threads()
                 try:
-                    failures = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
+                    stopped = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
                 finally:
                     torch.set_num_threads(threads)
             else:
-                failures = _supervise(path, entry_points, cfg, slots, target, bar, verbose)
+                stopped = supervise(path, entry_points, cfg, slots, target, bar, verbose)
         finally:
             bar.close()
-    if failures:
-        raise GansearchError(f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {failures}")
+    if stopped:
+        raise GansearchError(f"{cfg.file}: the run stopped: {stopped}")
     return open_study(cfg, create=False)
 
 
-def enqueue_baseline(study: optuna.Study, prepared: Prepared) -> None:
+def recover_storage(cfg) -> None:
+    """Before a run writes: repair a damaged journal, and rebuild an emptied one from the trials' records.
+    Each is said in one line; nothing finished is lost."""
+    if cfg.storage is not None:
+        return
+    fixed = journal.repair(cfg.journal_path)
+    if fixed is not None:
+        warnings.warn(fixed.message(), GansearchWarning, stacklevel=3)
+    if journal.has_records(cfg.journal_path):
+        return
+    old = set_aside_old_trials(cfg.output_dir)
+    if old is None:
+        return
+    study, _ = open_study(cfg, create=True, report_created=True)
+    restored = restore_trials(study, old, cfg.output_dir)
+    warnings.warn(f"{cfg.journal_path}: the journal was empty or missing but trials/ held an earlier run's "
+                  f"trials: moved them to {old.name}/ and restored {restored} finished trials from their "
+                  "trial.json records", GansearchWarning, stacklevel=3)
+
+
+def enqueue_baseline(study: optuna.Study, prepared: Prepared, created: bool = True) -> None:
     """A new study's trial 0 is the hand design (``baseline:``), trained like every other trial; it is
-    enqueued again if an interrupted run left it failed."""
+    enqueued again if an interrupted run left it failed. Only the run that created the study enqueues it
+    first, so runs starting together on one database do not train it twice."""
     baseline = prepared.baseline
     if baseline is None:
         return
-    alive = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
-    if any(t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False, states=alive)):
+    ever = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline")]
+    if (not ever and not created) or any(t.state != TrialState.FAIL for t in ever):
         return
     study.enqueue_trial(baseline.params or {}, user_attrs={"baseline": baseline.name})
 
 
 def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:
-    """One worker: start trials while fewer than ``target`` are finished or running (anyone's), and stop
-    after ``MAX_CONSECUTIVE_FAILURES`` failures in a row; returns the last failure reason in that case."""
+    """One worker: start trials while fewer than ``target`` are finished or running (anyone's). Returns
+    None when done, or why it stopped early: ``MAX_CONSECUTIVE_FAILURES`` failures in a row, or a full disk
+    (which stops at once: finished trials are kept, nothing more can be saved)."""
     cfg = prepared.config
     torch.set_num_threads(slot.threads)
     if slot.device != "cpu":
@@ -173,13 +236,16 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
                           worker=f"{socket.gethostname()}:{os.getpid()}@{slot.device}")
     failures = 0
     last_failure = None
+    disk_full = None
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
-        nonlocal failures, last_failure
+        nonlocal failures, last_failure, disk_full
         failures = 0 if trial.state in FINISHED else failures + 1
         if trial.state == TrialState.FAIL:
             last_failure = trial.user_attrs.get("failure", "see log")
+            if trial.user_attrs.get("disk_full"):
+                disk_full = last_failure
         if bar is not None:
             _show(bar, study.get_trials(deepcopy=False), trial)
 
@@ -187,12 +253,21 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
         return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
 
     # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
-    while claimed() < target and failures < MAX_CONSECUTIVE_FAILURES:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            break
-        study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
-    return last_failure if failures >= MAX_CONSECUTIVE_FAILURES else None
+    try:
+        while claimed() < target and failures < MAX_CONSECUTIVE_FAILURES and disk_full is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
+    except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
+        if not is_disk_full(exc):
+            raise
+        disk_full = next(f"{type(e).__name__}: {e}" for e in _chain(exc) if isinstance(e, OSError))
+    if disk_full is not None:
+        return disk_full_message(disk_full)
+    if failures >= MAX_CONSECUTIVE_FAILURES:
+        return f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {last_failure}"
+    return None
 
 
 def _show(bar, trials, trial=None):
@@ -203,60 +278,6 @@ def _show(bar, trials, trial=None):
     bar.set_postfix_str(f"best {min(values):.4g}" if values else "no complete trial yet")
     if trial is not None and trial.state == TrialState.FAIL:
         bar.write(f"trial {trial.number} failed: {trial.user_attrs.get('failure', 'see log')}")
-
-
-def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue):
-    """Entry point of a worker process (spawned: safe with CUDA and with torch's thread pools)."""
-    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
-    try:
-        queue.put((index, _work(prepare(path, entry_points=entry_points), slot, index, target, timeout)))
-    except KeyboardInterrupt:
-        queue.put((index, None))
-    except BaseException as exc:  # noqa: BLE001 - reported by the supervisor, one line
-        queue.put((index, f"worker {index} on {slot.device} stopped: {type(exc).__name__}: {exc}"))
-
-
-def _supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
-    """Start one process per worker slot, show progress from the storage, and wait for them."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(str(path), entry_points, slot, i, target, cfg.timeout, verbose,
-                                                    queue), daemon=False)
-             for i, slot in enumerate(slots)]
-    for proc in procs:
-        proc.start()
-    study = open_study(cfg, create=False)
-    seen_failed = set()
-    results = {}
-    try:
-        while len(results) < len(procs):
-            while not queue.empty():
-                index, result = queue.get()
-                results[index] = result
-            if len(results) < len(procs) and not any(p.is_alive() for p in procs) and queue.empty():
-                break
-            trials = study.get_trials(deepcopy=False)
-            _show(bar, trials)
-            for t in trials:
-                if t.state == TrialState.FAIL and t.number not in seen_failed:
-                    seen_failed.add(t.number)
-                    bar.write(f"trial {t.number} failed: {t.user_attrs.get('failure', 'see log')}")
-            time.sleep(0.5)
-        _show(bar, study.get_trials(deepcopy=False))
-    except KeyboardInterrupt:  # the workers got the same SIGINT: let them record their trials as failed
-        for proc in procs:
-            proc.join(timeout=30)
-        raise
-    finally:
-        for proc in procs:
-            proc.join(timeout=60)
-            if proc.is_alive():
-                proc.terminate()
-    errors = [r for r in results.values() if r]
-    crashed = [i for i, p in enumerate(procs) if p.exitcode not in (0, None) and i not in results]
-    if crashed:
-        errors.append(f"worker {crashed[0]} died (exit code {procs[crashed[0]].exitcode})")
-    return errors[0] if errors else None
 
 
 @contextlib.contextmanager
@@ -280,9 +301,25 @@ def run_lock(cfg):
 
 
 def fail_interrupted_trials(study, cfg):
-    """Trials still RUNNING from a run that was killed: mark them failed, with the reason."""
+    """Trials still RUNNING from a run that was killed: finished after all if their ``trial.json`` says so
+    (the journal's last record was lost), else failed, with the reason."""
     if cfg.storage is not None:
         return
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        optuna.Trial(study, t._trial_id).set_user_attr("failure", "interrupted: the run was killed mid-trial")
-        study.tell(t.number, state=TrialState.FAIL)
+        record = read_record(trial_dir(cfg.output_dir, t.number))
+        if record and record.get("state") in ("COMPLETE", "PRUNED"):
+            trial = optuna.Trial(study, t._trial_id)
+            for key, value in record.get("user_attrs", {}).items():
+                if key not in t.user_attrs:
+                    trial.set_user_attr(key, value)
+            if record["state"] == "COMPLETE":
+                study.tell(t.number, record["value"])
+            else:
+                study.tell(t.number, state=TrialState.PRUNED)
+            continue
+        fail_trial(study, t, "interrupted: the run was killed mid-trial")
+
+
+def fail_trial(study, trial, reason: str) -> None:
+    optuna.Trial(study, trial._trial_id).set_user_attr("failure", reason)
+    study.tell(trial.number, state=TrialState.FAIL)

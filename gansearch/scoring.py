@@ -45,7 +45,8 @@ def parse_column(text: str, default_extractor: str, registry, labelled: bool, fi
     """``fd`` -> fd on the study's extractor; ``fd@classifier`` -> fd on the classifier's features."""
     name, _, extractor = text.partition("@")
     if name not in registry.metrics:
-        raise StudyConfigError(f"unknown metric {name!r}; available: {', '.join(sorted(registry.metrics))}",
+        raise StudyConfigError(f"unknown metric {name!r}; available: {', '.join(sorted(registry.metrics))}"
+                               f"{registry.broken_note()}",
                                file=file, key=key)
     metric = registry.metric(name)
     if metric.extractor and extractor and extractor != metric.extractor:
@@ -58,7 +59,8 @@ def parse_column(text: str, default_extractor: str, registry, labelled: bool, fi
 
 def check_extractor(name: str, registry, labelled: bool, file: str, key: str) -> None:
     if name not in registry.extractors:
-        raise StudyConfigError(f"unknown extractor {name!r}; available: {', '.join(sorted(registry.extractors))}",
+        raise StudyConfigError(f"unknown extractor {name!r}; available: {', '.join(sorted(registry.extractors))}"
+                               f"{registry.broken_note()}",
                                file=file, key=key)
     if registry.extractor(name).needs_labels and not labelled:
         raise StudyConfigError(f"extractor {name!r} needs a labelled dataset (one that registers classes, "
@@ -202,11 +204,14 @@ class Scorer:
             saved = torch.load(key, map_location="cpu", weights_only=True)
             return Features(saved["values"].double(), saved["logits"])
         features = self.features(name, real)
-        if key is not None:
-            key.parent.mkdir(parents=True, exist_ok=True)
+        if key is not None:  # a cache: if it cannot be written (a full disk), the features are simply not kept
             tmp = key.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"values": features.values.float(), "logits": features.logits}, tmp)
-            tmp.replace(key)
+            try:
+                key.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"values": features.values.float(), "logits": features.logits}, tmp)
+                tmp.replace(key)
+            except (OSError, RuntimeError):
+                tmp.unlink(missing_ok=True)
         return features
 
     @torch.no_grad()

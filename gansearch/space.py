@@ -91,7 +91,8 @@ class SearchSpace:
         for i, name in enumerate(space.blocks):
             if name not in self.registry.blocks:
                 self._fail(f"{network}.blocks.{i}",
-                           f"unknown block {name!r}; available: {', '.join(sorted(self.registry.blocks))}")
+                           f"unknown block {name!r}; available: {', '.join(sorted(self.registry.blocks))}"
+                           f"{self.registry.broken_note()}")
         for key, values, allowed in (("norms", space.norms, NORMS), ("activations", space.activations, ACTIVATIONS)):
             for i, v in enumerate(values):
                 if v not in allowed:

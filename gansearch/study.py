@@ -3,9 +3,12 @@
 ``prepare`` does every check before anything is written, so bad input creates no study.
 """
 
+import contextlib
 import dataclasses
 import json
+import os
 import random
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,7 +25,8 @@ from .builder import preflight_blocks
 from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
 from .devices import cuda_count, resolve_devices
-from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
+from . import journal
+from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .scoring import Plan, resolve_plan
 from .space import SearchSpace
@@ -54,7 +58,8 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     file = config.file
     if config.data.name not in registry.datasets:
         raise StudyConfigError(f"unknown dataset {config.data.name!r}; available: "
-                               f"{', '.join(sorted(registry.datasets))}", file=file, key="data.name")
+                               f"{', '.join(sorted(registry.datasets))}{registry.broken_note()}",
+                               file=file, key="data.name")
     dataset = registry.dataset(config.data.name)
     for key in config.data.options:
         if key not in dataset.options:
@@ -72,6 +77,7 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
     check_device(config)
     check_storage(config)
+    check_output(config)
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
     if load_data:
         request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
@@ -120,6 +126,30 @@ def check_storage(config: StudyConfig) -> None:
     raise StudyConfigError(f"cannot use {url!r}: {why}", file=config.file, key="storage")
 
 
+def check_output(config: StudyConfig) -> None:
+    """The output folder (and a SQLite database's folder) must be creatable and writable: checked before
+    anything trains, so a run never trains for nothing. A probe file is created and removed at once."""
+    folder = config.output_dir
+    key = "output" if config.output else "name"
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StudyConfigError(f"cannot create the output folder {folder}: {existing} is not a folder",
+                               file=config.file, key=key)
+    for probe_in in (existing, *[p for p in (folder / "trials",) if p.is_dir()]):
+        try:
+            with tempfile.TemporaryFile(dir=probe_in):
+                pass
+        except OSError as exc:
+            raise StudyConfigError(f"cannot write in {probe_in}: {exc.strerror or exc}", file=config.file,
+                                   key=key) from None
+    db = sqlite_path(config.storage) if config.storage else None
+    if db is not None and not db.resolve().parent.is_dir():
+        raise StudyConfigError(f"the SQLite database's folder {db.resolve().parent} does not exist; create it "
+                               "first", file=config.file, key="storage")
+
+
 def check_data(loaded, request: DataRequest, dataset, plugin: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A dataset plugin must return float (N, C, R, R) in [-1, 1]; a labelled one (its ``classes`` set)
     a pair ``(images, labels)`` with int64 (N,) labels in ``range(len(classes))``."""
@@ -161,12 +191,16 @@ def trial_seed(study_seed: int, number: int) -> int:
 
 def make_sampler(config: StudyConfig, n_existing: int = 0, worker: int = 0) -> optuna.samplers.BaseSampler:
     """The study's sampler. A resumed run, and every worker but the first, reseeds it from the trials
-    so far and the worker index, so no two samplers replay the same proposals.
+    so far and the worker index, so no two samplers replay the same proposals. With a shared ``storage:``
+    (several runs, maybe on several machines, at once) every process also mixes in a random number: runs
+    never duplicate each other's trials, and such studies are not bit-for-bit reproducible.
 
     TPE defaults suit short studies of a conditional space: ``startup_trials(n_trials)`` random trials,
     multivariate TPE with ``group=True`` (parameters that appear together are modelled together), and
     ``constant_liar`` so parallel workers (and machines) avoid proposing what another is training."""
     seed = config.seed if n_existing == worker == 0 else derive_seed(config.seed, n_existing, worker + 1)
+    if config.storage is not None:  # runs on several machines share it: every process proposes its own trials
+        seed = derive_seed(seed, *np.frombuffer(os.urandom(8), dtype=np.uint32).tolist())
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "cmaes":
@@ -196,19 +230,29 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
 
 
-def make_storage(config: StudyConfig):
+def make_storage(config: StudyConfig, reading: bool = False):
     """The study's Optuna storage: a journal file by default, else an RDB URL with heartbeats.
 
-    Heartbeats let a run on any machine mark trials of a dead worker as failed.
+    Heartbeats let a run on any machine mark trials of a dead worker as failed. A damaged journal is
+    repaired before it is read (``gansearch.journal``); while a run writes to it, a repaired copy is read.
     """
     if config.storage is None:
-        config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(config.journal_path)))
+        path = config.journal_path
+        if reading and journal.is_damaged(path):
+            fixed = None
+            if not journal.run_holds(config.output_dir / "run.lock"):
+                with contextlib.suppress(OSError):  # a full disk: read a repaired copy instead
+                    fixed = journal.repair(path)
+            if fixed is not None:
+                warnings.warn(fixed.message(), GansearchWarning, stacklevel=3)
+            elif journal.is_damaged(path):  # a run is writing to it, or it cannot be rewritten now
+                path = journal.readable_copy(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
     url = config.storage
     engine_kwargs = {}
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": 60}}
     for attempt in range(STORAGE_ATTEMPTS):
         try:
@@ -280,19 +324,26 @@ def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
                                file=config.file, key=key)
 
 
-def open_study(config: StudyConfig, *, create: bool, worker: int = 0) -> optuna.Study:
-    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis."""
+def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_created: bool = False):
+    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis. With
+    ``report_created``, a pair (study, whether this call created it)."""
     if not create:
         if not storage_exists(config):
             raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
                                 f"run `gansearch run {config.file}` first")
         try:
-            return optuna.load_study(study_name=config.name, storage=make_storage(config),
+            return optuna.load_study(study_name=config.name, storage=make_storage(config, reading=True),
                                      sampler=make_sampler(config), pruner=make_pruner(config))
         except KeyError:
             raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") from None
-    study = optuna.create_study(storage=make_storage(config), study_name=config.name, direction="minimize",
-                                pruner=make_pruner(config), load_if_exists=True)
+    storage = make_storage(config)
+    try:  # exactly one of several runs starting together on one database creates the study
+        study = optuna.create_study(storage=storage, study_name=config.name, direction="minimize",
+                                    pruner=make_pruner(config))
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=config.name, storage=storage, pruner=make_pruner(config))
+        created = False
     check_unchanged(study, config)
     study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)), worker)
-    return study
+    return (study, created) if report_created else study

@@ -78,7 +78,7 @@ plugins: {plugins}
 data: {{name: digits, resolution: 8}}
 generator: {{blocks: [{g_blocks}], kernels: [3, 4], strides: [1, 2], depth: {{low: 1, high: 2}}, widths: [8, 16]}}
 discriminator: {{blocks: [conv], kernels: [3], strides: [2], depth: 1, widths: [8]}}
-train: {{steps: 20, eval_every: 10, batch_size: 32, lr_g: [2.0e-4, 5.0e-4]}}
+train: {{steps: {steps}, eval_every: 10, batch_size: 32, lr_g: {lr_g}}}
 score: {{samples: 256, metrics: {metrics}}}
 """
 
@@ -89,10 +89,10 @@ def tiny_study(tmp_path):
     unless ``metrics`` and ``baseline`` say otherwise); returns its path."""
 
     def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml", workers=1,
-              metrics="[fd]", baseline="none"):
+              metrics="[fd]", baseline="none", steps=20, lr_g="[2.0e-4, 5.0e-4]"):
         path = tmp_path / name
         path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers,
-                                          metrics=metrics, baseline=baseline))
+                                          metrics=metrics, baseline=baseline, steps=steps, lr_g=lr_g))
         return path
 
     return write

@@ -91,4 +91,27 @@ def test_ctrl_c_says_finished_trials_are_kept(tiny_study, interrupt_trial):
     import gansearch
 
     df = gansearch.trials_dataframe(path)
-    assert list(df["state"]) == ["complete", "fail"] and df.loc[1, "failure"] == "interrupted (Ctrl-C)"
+    assert list(df["state"]) == ["complete", "fail"] and df.loc[1, "failure"] == "interrupted (Ctrl-C or SIGTERM)"
+
+
+def test_skipped_images_are_one_warning_line(tmp_path, monkeypatch, write_study):
+    import warnings
+
+    from PIL import Image
+
+    from gansearch import cli as cli_module
+
+    monkeypatch.setattr(warnings, "showwarning", cli_module._one_line_warning)  # as `gansearch` (cli.main) does
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):
+        Image.new("RGB", (16, 16), (60 * i, 0, 0)).save(images / f"{i}.png")
+    for name in ("bad0.png", "bad1.png", "bad2.jpg"):
+        (images / name).write_bytes(b"not an image")
+    path = write_study({"data": {"name": "folder", "resolution": 16, "path": "images"}})
+    result = invoke(tmp_path, monkeypatch, "evaluate", str(path), "--images", str(tmp_path / "none"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"Warning: folder dataset: skipped 3 unreadable images of 7 under {images} "
+        f"(first: {images / 'bad0.png'}: cannot identify image file); set data.on_error: fail to stop instead",
+        f"Error: {path}: --images: {tmp_path / 'none'} does not exist"]

@@ -11,6 +11,7 @@ from gansearch.builder import build_layer
 from gansearch.cli import cli
 from gansearch.plugins import collect, get_plugin_manager, load_registry
 from gansearch.spec import LayerSpec
+from gansearch.study import prepare
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle"
 
@@ -137,13 +138,90 @@ def test_autoload_can_be_switched_off(tmp_path, monkeypatch):
     assert "pixel_shuffle" not in load_registry().blocks
 
 
-def test_broken_entry_point_names_the_plugin(tmp_path, monkeypatch):
+def _broken_installed_plugin(tmp_path, monkeypatch):
+    """An installed plugin whose module raises when imported."""
     site = tmp_path / "site"
     _dist_info(site, "brokenplug", "1.0", "broken = brokenplug_mod", monkeypatch)
     (site / "brokenplug_mod.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.delitem(sys.modules, "brokenplug_mod", raising=False)
     monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
-    with pytest.raises(gansearch.PluginError, match=r"plugin 'broken' .*brokenplug 1.0.*RuntimeError: boom"):
-        load_registry()
+
+
+BROKEN_NOTE = "; installed plugin 'broken' failed to import (RuntimeError: boom at import), it may provide it"
+
+
+def gansearch_warnings(record) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, gansearch.GansearchWarning)]
+
+
+def test_broken_installed_plugin_is_one_warning_and_other_studies_go_on(tmp_path, monkeypatch, write_study):
+    _broken_installed_plugin(tmp_path, monkeypatch)
+    with pytest.warns(gansearch.GansearchWarning) as record:
+        prepared = prepare(write_study())
+    assert gansearch_warnings(record) == [
+        "installed plugin 'broken' (entry point brokenplug_mod, brokenplug 1.0) failed to import: "
+        "RuntimeError: boom at import; studies that do not use it go on "
+        "(set GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1 to skip installed plugins)"]
+    assert prepared.registry.broken == {"broken": "RuntimeError: boom at import"}
+    assert prepared.data.shape[0] == 1797
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("generator.blocks", ["deconv", "pixel_shuffle"], "generator.blocks.1: unknown block 'pixel_shuffle'; available: "),
+    ("data.name", "celeba", "data.name: unknown dataset 'celeba'; available: "),
+    ("score.metrics", ["fd", "lpips"], "score.metrics.1: unknown metric 'lpips'; available: "),
+], ids=["block", "dataset", "metric"])
+def test_an_unknown_name_mentions_the_broken_installed_plugin(tmp_path, monkeypatch, write_study, key, value, message):
+    _broken_installed_plugin(tmp_path, monkeypatch)
+    path = write_study({key: value})
+    with pytest.warns(gansearch.GansearchWarning), pytest.raises(gansearch.StudyConfigError) as info:
+        prepare(path)
+    assert str(info.value).startswith(f"{path}: {message}") and str(info.value).endswith(BROKEN_NOTE)
+    assert "\n" not in str(info.value)
+
+
+def test_plugins_command_lists_broken_installed_plugins(tmp_path, monkeypatch):
+    _broken_installed_plugin(tmp_path, monkeypatch)
+    with pytest.warns(gansearch.GansearchWarning):
+        result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-2:] == ["installed plugins that failed to import:",
+                          f"  {'broken':<16} RuntimeError: boom at import"]
+
+
+@pytest.mark.parametrize("form", ["module", "path"])
+def test_a_study_naming_an_installed_plugin_loads_it_once(tmp_path, monkeypatch, write_study, form):
+    _fake_installed_plugin(tmp_path, monkeypatch)  # entry point `pixelshuffle`, module `gansearch_pixelshuffle`
+    monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
+    entry = "gansearch_pixelshuffle" if form == "module" else str(PIXELSHUFFLE / "gansearch_pixelshuffle.py")
+    prepared = prepare(write_study({"plugins": [entry], "generator.blocks": ["pixel_shuffle"]}), load_data=False)
+    assert prepared.registry.blocks["pixel_shuffle"].plugin == "pixelshuffle"
+    assert prepared.registry.blocks["pixel_shuffle"].version == "gansearch-pixelshuffle 0.1.0"
+
+
+def test_an_installed_plugin_object_and_its_module_in_a_study_load_once(tmp_path, monkeypatch, write_study):
+    site = tmp_path / "site"
+    _dist_info(site, "objplug", "2.0", "objplug = objplug_mod:plugin", monkeypatch)
+    (site / "objplug_mod.py").write_text(textwrap.dedent("""\
+        import gansearch
+
+        @gansearch.hookimpl
+        def register_datasets(register):  # a module-level hook as well as the object's
+            register(gansearch.Dataset("module_set", lambda request: None))
+
+        class Plugin:
+            @gansearch.hookimpl
+            def register_datasets(self, register):
+                register(gansearch.Dataset("object_set", lambda request: None))
+
+        plugin = Plugin()
+    """))
+    monkeypatch.delitem(sys.modules, "objplug_mod", raising=False)
+    monkeypatch.delenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD")
+    for entry in ("objplug_mod", str(site / "objplug_mod.py")):
+        registry = load_registry([entry], base_dir=tmp_path)
+        assert "object_set" in registry.datasets and "module_set" not in registry.datasets
 
 
 def test_plugins_command_lists_blocks_and_datasets_with_their_plugin(tmp_path):

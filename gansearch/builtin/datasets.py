@@ -1,5 +1,6 @@
 """Built-in datasets: scikit-learn's digits, procedural coloured shapes and a folder of images."""
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from ..dataset import REQUIRED, DataRequest, Dataset
-from ..errors import DatasetError
+from ..errors import DatasetError, GansearchWarning
 from ..hookspecs import hookimpl
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+GRAY_MODES = {"1", "L", "LA", "La", "I", "F"}  # Pillow modes without colour ("I;16*" too)
+ON_ERROR = ("skip", "fail")  # the folder dataset's on_error values: skip unreadable images, or stop
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's "L"
 
 
@@ -128,43 +131,85 @@ def load_shapes(request: DataRequest) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_folder(request: DataRequest) -> torch.Tensor:
-    """Every PNG/JPEG under ``path`` (recursive, sorted), resized by its short side and centre-cropped."""
+    """Every PNG/JPEG under ``path`` (recursive, sorted), resized by its short side and centre-cropped.
+
+    Hidden files and folders (``.name``, macOS's ``._name.png``) are not images. An unreadable image is
+    skipped with one warning for all of them (``on_error: skip``) or stops the load (``on_error: fail``).
+    """
     if request.options.get("path", REQUIRED) is REQUIRED:
         raise DatasetError("folder dataset: option path is required", option="path")
+    on_error = request.options.get("on_error", "skip")
+    if on_error not in ON_ERROR:
+        raise DatasetError(f"folder dataset: option on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}",
+                           option="on_error")
     path = Path(request.options["path"]).expanduser()
     path = (path if path.is_absolute() else Path(request.base_dir) / path).resolve()
     if not path.exists():
         raise DatasetError(f"folder dataset: path {path} does not exist", option="path")
     if not path.is_dir():
         raise DatasetError(f"folder dataset: path {path} is not a directory", option="path")
-    files = sorted((p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+    files = sorted((p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)),
                    key=lambda p: p.relative_to(path).as_posix())
     if not files:
         raise DatasetError(f"folder dataset: no PNG/JPEG files found in {path}", option="path")
     limit = request.options.get("limit")
-    if limit is not None:
-        files = files[: _positive_int(limit, "folder", "limit")]
+    limit = len(files) if limit is None else _positive_int(limit, "folder", "limit")
 
     mode, r = ("L" if request.channels == 1 else "RGB"), request.resolution
-    out = np.empty((len(files), r, r, request.channels), dtype=np.uint8)
-    for i, f in enumerate(files):
-        out[i] = _read_square(f, mode, r).reshape(r, r, -1)
-    return uint8_to_tensor(out)
+    out = np.empty((min(limit, len(files)), r, r, request.channels), dtype=np.uint8)
+    n = tried = gray = 0
+    unreadable = []  # (file, reason)
+    for f in files:
+        if n == len(out):
+            break
+        tried += 1
+        try:
+            image, source_mode = _read_square(f, mode, r)
+        except _Unreadable as exc:
+            if on_error == "fail":
+                raise DatasetError(f"folder dataset: cannot read image {f}: {exc}") from exc.__cause__
+            unreadable.append((f, exc))
+            continue
+        out[n] = image.reshape(r, r, -1)
+        gray += source_mode in GRAY_MODES or source_mode.startswith("I;16")
+        n += 1
+    if unreadable:
+        first = f"first: {unreadable[0][0]}: {unreadable[0][1]}"
+        if n == 0:
+            raise DatasetError(f"folder dataset: none of the {tried} images under {path} could be read ({first})",
+                               option="path")
+        warnings.warn(f"folder dataset: skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)} "
+                      f"of {tried} under {path} ({first}); set data.on_error: fail to stop instead",
+                      GansearchWarning, stacklevel=2)
+    if request.channels == 3 and gray == n:
+        warnings.warn(f"folder dataset: {gray} of {n} images under {path} are grayscale, read as 3 equal channels; "
+                      "set data.channels: 1 to train on one channel", GansearchWarning, stacklevel=2)
+    return uint8_to_tensor(out[:n])
 
 
-def _read_square(file: Path, mode: str, r: int) -> np.ndarray:
-    """One image as uint8 (r, r[, 3]): short side resized to r, then the centre r × r."""
+def _read_square(file: Path, mode: str, r: int) -> tuple[np.ndarray, str]:
+    """One image as uint8 (r, r[, 3]): short side resized to r, then the centre r × r; and its own mode."""
     try:
-        with Image.open(file) as im:
-            im = ImageOps.exif_transpose(im).convert(mode)
-            w, h = im.size
-            scale = r / min(w, h)
-            nw, nh = max(r, round(w * scale)), max(r, round(h * scale))
-            im = im.resize((nw, nh), Image.Resampling.BICUBIC)
-            left, top = (nw - r) // 2, (nh - r) // 2
-            return np.asarray(im.crop((left, top, left + r, top + r)))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DatasetError(f"folder dataset: cannot read image {file}: {e}") from e
+        with warnings.catch_warnings():  # Pillow's decompression-bomb warning makes the image unreadable
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as im:
+                source_mode = im.mode
+                im = ImageOps.exif_transpose(im).convert(mode)
+                w, h = im.size
+                scale = r / min(w, h)
+                nw, nh = max(r, round(w * scale)), max(r, round(h * scale))
+                im = im.resize((nw, nh), Image.Resampling.BICUBIC)
+                left, top = (nw - r) // 2, (nh - r) // 2
+                return np.asarray(im.crop((left, top, left + r, top + r))), source_mode
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise _Unreadable(f"decompression bomb check: {str(e).rstrip('.')}") from e
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise _Unreadable(str(e).replace(f" {str(file)!r}", "") or type(e).__name__) from e  # Pillow repeats the path
+
+
+class _Unreadable(Exception):
+    """An image Pillow cannot read; ``str()`` is the reason."""
 
 
 def _positive_int(value, dataset: str, option: str) -> int:
@@ -179,5 +224,5 @@ def register_datasets(register):
                      description="scikit-learn's 1,797 8×8 handwritten digits (bundled, no download)"))
     register(Dataset("shapes", load_shapes, options={"count": 4096}, channels=3, classes=tuple(SHAPES),
                      description="procedural filled shapes of ten kinds (some chiral), seeded"))
-    register(Dataset("folder", load_folder, options={"path": REQUIRED, "limit": None}, channels=3,
+    register(Dataset("folder", load_folder, options={"path": REQUIRED, "limit": None, "on_error": "skip"}, channels=3,
                      description="PNG/JPEG images under a folder, short-side resized and centre-cropped"))

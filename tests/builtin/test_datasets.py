@@ -1,5 +1,7 @@
 """The built-in datasets: digits, shapes and folder."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from PIL import Image
 
 from gansearch.builtin.datasets import register_datasets
 from gansearch.dataset import REQUIRED, DataRequest
-from gansearch.errors import DatasetError
+from gansearch.errors import DatasetError, GansearchWarning
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_registered_metadata(datasets):
     assert datasets["digits"].channels == 1 and dict(datasets["digits"].options) == {}
     assert datasets["shapes"].channels == 3 and dict(datasets["shapes"].options) == {"count": 4096}
     assert datasets["folder"].channels == 3
-    assert dict(datasets["folder"].options) == {"path": REQUIRED, "limit": None}
+    assert dict(datasets["folder"].options) == {"path": REQUIRED, "limit": None, "on_error": "skip"}
 
 
 def test_digits_all_images_not_constant(datasets):
@@ -180,8 +182,90 @@ def test_folder_corrupt_image(datasets, tmp_path, content):
         content = bad.read_bytes()[:200]
     bad.write_bytes(content)
     solid((8, 8), (0, 0, 0)).save(tmp_path / "a_good.png")
-    assert f"cannot read image {bad}" in error(datasets, path=str(tmp_path))
+    assert f"cannot read image {bad}" in error(datasets, path=str(tmp_path), on_error="fail")
 
 
 def test_folder_path_required(datasets, tmp_path):
     assert "path" in error(datasets, base_dir=tmp_path, path=REQUIRED)
+
+
+def test_folder_skips_hidden_files_and_folders(datasets, tmp_path):
+    (tmp_path / ".thumbnails").mkdir()
+    solid((8, 8), (255, 0, 0)).save(tmp_path / "a.png")
+    solid((8, 8), (0, 255, 0)).save(tmp_path / "b.png")
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # what macOS leaves on other disks
+    (tmp_path / ".hidden.png").write_bytes(b"not an image")
+    solid((8, 8), (0, 0, 255)).save(tmp_path / ".thumbnails" / "c.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing skipped, nothing to warn about
+        x = load(datasets, "folder", 8, 3, path=str(tmp_path))
+    assert x.shape == (2, 3, 8, 8)
+
+
+@pytest.fixture
+def with_corrupt(tmp_path):
+    """Four good RGB images and two that are not images; returns the folder and the first bad file."""
+    for i in range(4):
+        solid((8, 8), (10 * i, 200, 30)).save(tmp_path / f"good{i}.png")
+    (tmp_path / "bad0.png").write_bytes(b"not an image")
+    (tmp_path / "bad1.jpg").write_bytes(b"nor this")
+    return tmp_path, tmp_path / "bad0.png"
+
+
+def test_folder_skips_unreadable_images_with_one_warning(datasets, with_corrupt):
+    folder, first = with_corrupt
+    with pytest.warns(GansearchWarning) as record:
+        x = load(datasets, "folder", 8, 3, path=str(folder))
+    assert x.shape == (4, 3, 8, 8)
+    assert [str(w.message) for w in record] == [
+        f"folder dataset: skipped 2 unreadable images of 6 under {folder} "
+        f"(first: {first}: cannot identify image file); set data.on_error: fail to stop instead"]
+
+
+def test_folder_on_error_fail_stops_at_the_first_unreadable_image(datasets, with_corrupt):
+    folder, first = with_corrupt
+    message = error(datasets, path=str(folder), on_error="fail")
+    assert message == f"folder dataset: cannot read image {first}: cannot identify image file"
+
+
+def test_folder_bad_on_error_value(datasets, with_corrupt):
+    with pytest.raises(DatasetError) as info:
+        load(datasets, "folder", path=str(with_corrupt[0]), on_error="ignore")
+    assert str(info.value) == "folder dataset: option on_error must be one of skip, fail, got 'ignore'"
+    assert info.value.option == "on_error"
+
+
+def test_folder_where_no_image_can_be_read_is_an_error(datasets, tmp_path):
+    (tmp_path / "a.png").write_bytes(b"not an image")
+    (tmp_path / "b.png").write_bytes(b"nor this")
+    message = error(datasets, path=str(tmp_path))
+    assert message == (f"folder dataset: none of the 2 images under {tmp_path} could be read "
+                       f"(first: {tmp_path / 'a.png'}: cannot identify image file)")
+
+
+def test_folder_of_grayscale_images_read_as_rgb_warns_once(datasets, tmp_path):
+    for i in range(3):
+        solid((8, 8), 40 * i, "L").save(tmp_path / f"g{i}.png")
+    with pytest.warns(GansearchWarning) as record:
+        load(datasets, "folder", 8, 3, path=str(tmp_path))
+    assert [str(w.message) for w in record] == [
+        f"folder dataset: 3 of 3 images under {tmp_path} are grayscale, read as 3 equal channels; "
+        "set data.channels: 1 to train on one channel"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load(datasets, "folder", 8, 1, path=str(tmp_path))  # asked for one channel: nothing to say
+
+
+def test_folder_decompression_bomb_is_skipped_not_printed_by_pillow(datasets, tmp_path, monkeypatch):
+    solid((8, 8), (255, 0, 0)).save(tmp_path / "a.png")
+    solid((8, 8), (0, 255, 0)).save(tmp_path / "b.png")
+    solid((100, 100), (0, 0, 255)).save(tmp_path / "big.png")  # 10,000 pixels: over the warning limit only
+    solid((200, 200), (0, 0, 255)).save(tmp_path / "huge.png")  # 40,000: over twice the limit, an error
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 6000)
+    with pytest.warns(GansearchWarning) as record:
+        x = load(datasets, "folder", 8, 3, path=str(tmp_path))
+    assert x.shape == (2, 3, 8, 8)
+    assert len(record) == 1  # no raw DecompressionBombWarning from Pillow
+    message = str(record[0].message)
+    assert message.startswith(f"folder dataset: skipped 2 unreadable images of 4 under {tmp_path} "
+                              f"(first: {tmp_path / 'big.png'}: decompression bomb")

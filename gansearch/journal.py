@@ -1,0 +1,162 @@
+"""The default storage, Optuna's journal file, kept readable whatever happened to it.
+
+A journal is one JSON record per line, appended by every worker. A crash or a full disk leaves a torn
+last record; later appends then glue a record to it, and other accidents add or insert garbage. Optuna
+skips a torn last line but fails on a bad line with records after it, and then every command fails.
+
+``repair`` keeps every intact record (one glued to a torn one included), copies the whole damaged file
+aside (``journal.log.damaged-<time>``) and rewrites the journal atomically with the intact records.
+Records are replayed before the repair is accepted; should dropping a damaged line leave them unreadable
+(a record naming a trial whose creation was torn), the journal is cut just before the damage instead.
+"""
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+RECORD_START = b'{"op_code":'  # how Optuna starts every record it writes
+
+
+@dataclass
+class Repair:
+    path: Path
+    backup: Path
+    kept: int  # intact records kept
+    damaged: int  # damaged pieces set aside
+    cut: int = 0  # intact records after the damage dropped because they could not be replayed without it
+
+    def message(self) -> str:
+        cut = f", {self.cut} records after it could not be replayed and were dropped" if self.cut else ""
+        return (f"{self.path}: repaired a damaged journal: kept {self.kept} intact records, set aside "
+                f"{self.damaged} damaged piece(s){cut}; the original is in {self.backup}")
+
+
+def _record(line: bytes) -> dict | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ok = isinstance(record, dict) and isinstance(record.get("op_code"), int) and "worker_id" in record
+    return record if ok else None
+
+
+def scan(data: bytes) -> tuple[list[bytes], int, int | None]:
+    """Intact records, the number of damaged pieces, and the index (in intact records) of the first
+    damage, or None when there is none."""
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: empty when the last record is whole
+    good, damaged, first = [], 0, None
+    for line in lines:
+        if not line.strip():
+            continue
+        if _record(line) is not None:
+            good.append(line)
+            continue
+        damaged += 1
+        first = len(good) if first is None else first
+        start = line.find(RECORD_START, 1)  # a whole record glued to the torn end of another?
+        while start != -1:
+            if _record(line[start:]) is not None:
+                good.append(line[start:])
+                break
+            start = line.find(RECORD_START, start + 1)
+    if tail.strip():
+        damaged += 1
+        first = len(good) if first is None else first
+    return good, damaged, first
+
+
+def is_damaged(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    return scan(path.read_bytes())[1] > 0
+
+
+def replays(records: list[bytes]) -> bool:
+    """Whether Optuna can rebuild every study and trial from these records."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "journal.log"
+        copy.write_bytes(b"".join(r + b"\n" for r in records))
+        try:
+            storage = JournalStorage(JournalFileBackend(str(copy)))
+            for study in storage.get_all_studies():
+                storage.get_all_trials(study._study_id, deepcopy=False)
+        except Exception:  # noqa: BLE001 - any failure to replay means: not these records
+            return False
+    return True
+
+
+def repaired_records(data: bytes) -> tuple[list[bytes], int, int]:
+    """(records to keep, damaged pieces, records cut because they did not replay without the damage)."""
+    good, damaged, first = scan(data)
+    if damaged == 0 or replays(good):
+        return good, damaged, 0
+    return good[:first], damaged, len(good) - first
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def repair(path: Path) -> Repair | None:
+    """Repair the journal at ``path`` in place if it is damaged (only while no process writes to it)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    data = path.read_bytes()
+    records, damaged, cut = repaired_records(data)
+    if damaged == 0:
+        return None
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while backup.exists():
+        backup = backup.with_name(f"{backup.name.split('~')[0]}~{n}")
+        n += 1
+    write_atomically(backup, data)
+    write_atomically(path, b"".join(r + b"\n" for r in records))
+    return Repair(path, backup, len(records), damaged, cut)
+
+
+def readable_copy(path: Path) -> Path:
+    """A repaired copy of a damaged journal in a temporary folder, for reading while a run writes."""
+    records, _, _ = repaired_records(Path(path).read_bytes())
+    folder = Path(tempfile.mkdtemp(prefix="gansearch-journal-"))
+    copy = folder / "journal.log"
+    copy.write_bytes(b"".join(r + b"\n" for r in records))
+    return copy
+
+
+def has_records(path: Path) -> bool:
+    path = Path(path)
+    return path.exists() and path.stat().st_size > 0 and bool(scan(path.read_bytes())[0])
+
+
+def run_holds(lock: Path) -> bool:
+    """Whether a ``gansearch run`` holds ``lock`` (the study's run.lock) right now."""
+    import fcntl
+
+    if not lock.exists():
+        return False
+    with open(lock) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False

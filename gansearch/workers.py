@@ -1,0 +1,170 @@
+"""Worker processes of one ``gansearch run``: started, watched, replaced, and never left behind.
+
+- A worker dies with its run: on Linux the kernel sends it SIGTERM when the run's process ends (even by
+  SIGKILL); elsewhere a thread notices the new parent. SIGTERM is handled like Ctrl-C, so the trial it was
+  training is recorded as failed and the worker exits.
+- Ctrl-C or SIGTERM to the run alone is passed on to the workers, which get a few seconds to record their
+  trials before they are killed.
+- A worker killed from outside (SIGKILL, the out-of-memory killer) is reported as killed; its trial is
+  failed with that reason and queued again, and a new worker takes its place.
+"""
+
+import contextlib
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from .errors import GansearchWarning
+
+STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
+MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
+PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within this block (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask for SIGTERM when ``parent`` ends (Linux), or watch for it from a thread (elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) == 0:
+            if os.getppid() != parent:  # it ended before we asked
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="gansearch-parent-watch").start()
+
+
+def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue, parent):
+    """Entry point of a worker process (spawned: safe with CUDA and with torch's thread pools)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    die_with_parent(parent)
+    warnings.simplefilter("ignore", GansearchWarning)  # the run said them once already
+    from .runner import _work
+    from .study import prepare
+
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
+    try:
+        queue.put((index, _work(prepare(path, entry_points=entry_points), slot, index, target, timeout)))
+    except KeyboardInterrupt:
+        queue.put((index, None))
+    except BaseException as exc:  # noqa: BLE001 - reported by the supervisor, one line
+        queue.put((index, f"worker {index} on {slot.device} stopped: {type(exc).__name__}: {exc}"))
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
+    """Start one process per worker slot, show progress from the storage, replace killed workers, and
+    wait for them. Returns None, or why the run stopped early."""
+    from .runner import _show, fail_trial
+    from .study import open_study
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+
+    def start(i):
+        proc = ctx.Process(target=_worker_main, args=(str(path), entry_points, slots[i], i, target, cfg.timeout,
+                                                      verbose, queue, os.getpid()), daemon=False)
+        proc.start()
+        return proc
+
+    procs = [start(i) for i in range(len(slots))]
+    restarts = [0] * len(slots)
+    study = open_study(cfg, create=False)
+    seen_failed = set()
+    results = {}
+    try:
+        while len(results) < len(procs):
+            while not queue.empty():
+                index, result = queue.get()
+                results[index] = result
+            for i, proc in enumerate(procs):
+                if i in results or proc.is_alive() or not queue.empty():
+                    continue
+                proc.join()
+                why = describe_exit(proc.exitcode)
+                for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    if t.user_attrs.get("worker", "").split(":")[-1].startswith(f"{proc.pid}@"):
+                        fail_trial(study, t, f"its worker was {why} mid-trial; the trial is queued again")
+                        keep = {k: t.user_attrs[k] for k in ("baseline",) if k in t.user_attrs}
+                        study.enqueue_trial(t.params, user_attrs={**keep, "rerun_of": t.number})
+                        seen_failed.add(t.number)
+                        bar.write(f"trial {t.number} failed: worker {i} was {why}; the trial is queued again")
+                if restarts[i] < MAX_RESTARTS:
+                    restarts[i] += 1
+                    bar.write(f"worker {i} was {why}; a new worker takes its place")
+                    procs[i] = start(i)
+                else:
+                    results[i] = f"worker {i} was {why} {restarts[i] + 1} times"
+            trials = study.get_trials(deepcopy=False)
+            _show(bar, trials)
+            for t in trials:
+                if t.state == TrialState.FAIL and t.number not in seen_failed:
+                    seen_failed.add(t.number)
+                    bar.write(f"trial {t.number} failed: {t.user_attrs.get('failure', 'see log')}")
+            time.sleep(0.5)
+        _show(bar, study.get_trials(deepcopy=False))
+    except BaseException:  # Ctrl-C (the workers may have had it too) or SIGTERM: pass it on, briefly
+        stop(procs)
+        if cfg.storage is None:  # the journal is this run's alone: nothing else is running these trials
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                fail_trial(study, t, "interrupted: the run was stopped mid-trial")
+        raise
+    for proc in procs:  # every worker has reported: let them exit
+        proc.join(timeout=60)
+        if proc.is_alive():
+            proc.kill()
+    errors = [r for r in results.values() if r]
+    return errors[0] if errors else None
+
+
+def stop(procs, grace: float = STOP_GRACE_S) -> None:
+    """SIGINT to live workers, then SIGKILL to those still alive after ``grace`` seconds."""
+    alive = [p for p in procs if p.is_alive()]
+    for p in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for p in alive:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in alive:
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)

@@ -1,0 +1,317 @@
+"""Faults a long study meets: damaged journals, emptied storage, full or unwritable disks, killed processes,
+several runs on one database. Nothing finished may be lost, nothing may run twice."""
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import gansearch
+from gansearch import artifacts, journal, runner
+from gansearch.cli import cli
+from gansearch.study import load_config, open_study
+
+from conftest import TINY_STUDY
+
+ENV = {**os.environ, "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1"}
+CMD = [sys.executable, "-c", "from gansearch.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    """A tiny study with 2 complete trials, run once; each test damages its own copy."""
+    folder = tmp_path_factory.mktemp("finished")
+    (folder / "study.yaml").write_text(TINY_STUDY.format(
+        n_trials=2, plugins="[]", g_blocks="deconv", workers=1, metrics="[fd]", baseline="none", steps=20,
+        lr_g="[2.0e-4, 5.0e-4]"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+        gansearch.run_study(folder / "study.yaml", progress=False)
+    return folder
+
+
+@pytest.fixture
+def copy_of(finished_study, tmp_path):
+    shutil.copytree(finished_study, tmp_path / "s")
+    path = tmp_path / "s" / "study.yaml"
+    return path, path.parent / "runs" / "tiny" / "journal.log"
+
+
+def tear_last_record(log: Path):
+    log.write_bytes(log.read_bytes()[:-25])
+
+
+def append_garbage(log: Path):
+    log.write_bytes(log.read_bytes() + b"\x00\x17garbage{{{ not json\n")
+
+
+def insert_garbage(log: Path):
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:3] + [b"]]]{\"half\n", b"\xff\xfe\n"] + lines[3:]))
+
+
+def torn_then_appended(log: Path):
+    """A crash mid-write, then another run appended after the torn record (the two glue together)."""
+    data = log.read_bytes()
+    lines = data.splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:-1]) + lines[-1][:-20] + lines[-1])
+
+
+DAMAGE = {"torn last record": tear_last_record, "garbage appended": append_garbage,
+          "garbage inserted": insert_garbage, "torn record, then more appended": torn_then_appended}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_journal_keeps_every_intact_record_and_the_study_goes_on(copy_of, damage):
+    path, log = copy_of
+    DAMAGE[damage](log)
+    damaged = log.read_bytes()
+    with pytest.warns(gansearch.GansearchWarning, match="repaired a damaged journal: kept"):
+        df = gansearch.trials_dataframe(path)  # the first reader repairs it (no run is writing)
+    # a torn final record leaves its trial running until a run finds it finished in its trial.json
+    assert list(df["state"])[:1] == ["complete"] and set(df["state"]) <= {"complete", "running"}
+    backups = list(log.parent.glob("journal.log.damaged-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == damaged  # the damaged original, set aside whole
+    assert not journal.is_damaged(log)
+    gansearch.run_study(path, n_trials=3, progress=False)  # and the study goes on
+    assert list(gansearch.trials_dataframe(path)["state"]) == ["complete"] * 3  # nothing finished was lost
+    for command in (["trials", str(path)], ["best", str(path)]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 0, result.output
+
+
+def test_a_run_repairs_the_journal_before_it_writes(copy_of):
+    path, log = copy_of
+    insert_garbage(log)
+    with pytest.warns(gansearch.GansearchWarning, match="repaired a damaged journal: kept"):
+        gansearch.run_study(path, n_trials=3, progress=False)
+    assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 3
+
+
+def test_a_torn_record_glued_to_a_whole_one_keeps_the_whole_one():
+    whole = b'{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"x"}'
+    records, damaged, first = journal.scan(b'{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}\n'
+                                           + whole[:17] + whole + b"\n")
+    assert damaged == 1 and first == 1 and records[-1] == whole
+
+
+def test_an_emptied_journal_restores_finished_trials_and_never_overwrites_their_files(copy_of):
+    path, log = copy_of
+    old_png = (log.parent / "trials" / "00000" / "samples.png").read_bytes()
+    log.write_bytes(b"")
+    with pytest.warns(gansearch.GansearchWarning, match="restored 2 finished trials"):
+        gansearch.run_study(path, n_trials=3, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["complete"] * 3
+    moved = list(log.parent.glob("trials-before-*"))
+    assert len(moved) == 1 and (moved[0] / "00000" / "samples.png").read_bytes() == old_png
+    assert df.loc[0, "samples"].startswith(str(log.parent / moved[0].name))  # restored trials point there
+    gansearch.load_generator(path, 0)  # and their weights still load
+
+
+def test_a_new_study_moves_an_earlier_studys_files_aside(copy_of):
+    path, log = copy_of
+    log.unlink()
+    (log.parent / "trials" / "00000" / "trial.json").unlink()  # no records to restore trial 0 from
+    (log.parent / "trials" / "00001" / "trial.json").unlink()
+    old = (log.parent / "trials" / "00000" / "generator.pt").read_bytes()
+    with pytest.warns(gansearch.GansearchWarning):
+        gansearch.run_study(path, n_trials=1, progress=False)
+    moved = list(log.parent.glob("trials-before-*"))
+    assert len(moved) == 1 and (moved[0] / "00000" / "generator.pt").read_bytes() == old
+
+
+# -- full and unwritable disks ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output", ["/proc/gansearch-test", "a_file/runs"])
+def test_an_output_folder_that_cannot_be_created_is_one_line_before_training(tmp_path, tiny_study, output):
+    path = tiny_study()
+    (tmp_path / "a_file").write_text("not a folder")
+    path.write_text(path.read_text() + f"output: {output}\n")
+    result = CliRunner().invoke(cli, ["run", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith(f"Error: {path}: output: ") and len(result.output.strip().splitlines()) == 1
+
+
+def test_artifacts_that_cannot_be_saved_fail_the_trial_with_the_cause(tiny_study):
+    path = tiny_study(n_trials=2)
+    trials = path.parent / "runs" / "tiny" / "trials"
+    trials.parent.mkdir(parents=True)
+    trials.write_text("a file where the trials folder should be")
+    with pytest.raises(gansearch.GansearchError, match="5 trials in a row failed"):
+        gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert (df["failure"].str.contains("cannot save the trial's artifacts") & df["failure"].str.contains(
+        "Not a directory|File exists")).all()
+
+
+@contextlib.contextmanager
+def tiny_disk(folder: Path, size="1m"):
+    """A real tmpfs of ``size`` at ``folder`` where this machine allows mounting (root in CI), else None."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0 if shutil.which("mount") else False
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_storage_readable(tmp_path, tiny_study, monkeypatch):
+    path = tiny_study(n_trials=40)
+    disk = tmp_path / "disk"
+    path.write_text(path.read_text() + f"output: {disk}/run\n")
+    with tiny_disk(disk) as real:
+        if not real:  # no tmpfs here: the disk fills after two trials
+            saved = {"n": 0}
+            real_save = artifacts.save_trial
+
+            def save(*args, **kwargs):
+                saved["n"] += 1
+                if saved["n"] > 2:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return real_save(*args, **kwargs)
+
+            monkeypatch.setattr(runner, "save_trial", save)
+        result = CliRunner().invoke(cli, ["run", "--no-progress", str(path)])
+        assert result.exit_code == 1 and result.output.strip(), (result.output, result.exception, result.stderr)
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith("Error: ") and "the disk is full" in last and "No space left on device" in last
+        assert "Traceback" not in result.output
+        df = gansearch.trials_dataframe(path)  # the storage is readable, finished trials kept
+        complete = df[df["state"] == "complete"]
+        assert len(complete) >= 1 and len(df) < 40
+        for n in complete["number"]:
+            gansearch.load_generator(path, int(n))
+        if real:  # space freed: the same command resumes, every finished trial still there
+            subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
+            result = CliRunner().invoke(cli, ["run", "--no-progress", "--n-trials", str(len(df) + 2), str(path)])
+            assert result.exit_code == 0, result.output
+            after = gansearch.trials_dataframe(path)
+            assert (after["state"] == "complete").sum() >= len(complete) + 2
+
+
+# -- processes and signals ---------------------------------------------------------------------------------
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_for(condition, timeout: float, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
+def start_run(path: Path, *extra) -> subprocess.Popen:
+    return subprocess.Popen([*CMD, "run", "--no-progress", *extra, str(path)], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def running_trials(path: Path) -> int:
+    log = path.parent / "runs" / "tiny" / "journal.log"
+    if not log.exists():
+        return 0
+    try:
+        study = open_study(load_config(path), create=False)
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+    return sum(t.state.name == "RUNNING" for t in study.get_trials(deepcopy=False))
+
+
+@pytest.fixture
+def long_study(tiny_study):
+    """Two workers on trials long enough to be caught mid-training."""
+    return tiny_study(n_trials=6, workers=2, steps=3000)
+
+
+def workers_started(proc, path):
+    assert wait_for(lambda: running_trials(path) >= 2 and len(children(proc.pid)) >= 2, 120), "no trials started"
+    return [c for c in children(proc.pid) if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_never_outlive_their_run(long_study, sig):
+    proc = start_run(long_study)
+    workers = workers_started(proc, long_study)
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=30)
+    assert wait_for(lambda: not any(alive(w) for w in workers), 10), "workers outlived their run"
+    if sig == signal.SIGTERM:  # like Ctrl-C: the running trials were recorded as failed, with the reason
+        assert proc.returncode == 130, proc.stdout.read()
+        df = gansearch.trials_dataframe(long_study)
+        assert (df["state"] == "running").sum() == 0
+        assert df.loc[df["state"] == "fail", "failure"].str.contains("interrupted").all()
+
+
+def test_sigint_to_the_run_alone_stops_it_within_5_seconds(long_study):
+    proc = start_run(long_study)
+    workers = workers_started(proc, long_study)
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)  # not to its process group: the workers must hear it from the run
+    proc.wait(timeout=30)
+    assert time.monotonic() - started < 5 and proc.returncode == 130
+    assert not any(alive(w) for w in workers)
+    df = gansearch.trials_dataframe(long_study)
+    assert (df["state"] == "running").sum() == 0
+
+
+def test_a_killed_worker_is_reported_its_trial_rerun_and_the_others_go_on(tiny_study):
+    path = tiny_study(n_trials=5, workers=2, steps=1500)
+    proc = start_run(path)
+    victim = workers_started(proc, path)[0]
+    os.kill(victim, signal.SIGKILL)
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, output
+    assert "was killed by SIGKILL" in output
+    df = gansearch.trials_dataframe(path)
+    killed = df[df["failure"].fillna("").str.contains("killed by SIGKILL")]
+    assert len(killed) == 1 and (df["state"] == "complete").sum() >= 5
+    rerun = df[df["rerun_of"] == killed["number"].iloc[0]] if "rerun_of" in df else df.iloc[0:0]
+    assert len(rerun) == 1 and rerun["state"].iloc[0] == "complete"
+
+
+# -- several runs on one database --------------------------------------------------------------------------
+
+def params_of(path):
+    return [tuple(sorted(t.params.items())) for t in open_study(load_config(path), create=False).trials]
+
+
+def test_two_runs_on_one_sqlite_study_never_propose_the_same_trial(tiny_study, tmp_path):
+    path = tiny_study(n_trials=8, lr_g="{low: 1.0e-4, high: 1.0e-3, log: true}")
+    path.write_text(path.read_text() + f"storage: sqlite:///{tmp_path / 'shared.db'}\n")
+    procs = [start_run(path) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    df = gansearch.trials_dataframe(path)
+    assert df["worker"].nunique() == 2 and (df["state"] == "complete").sum() >= 8
+    params = params_of(path)
+    assert len(params) == len(set(params)), "two trials with identical parameters"
