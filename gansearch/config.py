@@ -6,6 +6,7 @@ registry. Every error is a ``StudyConfigError`` reading ``file: key.path: messag
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -76,6 +77,13 @@ class TrainSpace:
 
 
 MIN_SAMPLES = 128
+MAX_LIST = 64  # entries in any list of the study file (choices, blocks, plugins, devices, ...)
+LIMITS = {  # what sizes memory or time, with the most a study may ask for
+    "data.resolution": 1024, "train.steps": 10_000_000, "train.eval_every": 10_000_000, "train.batch_size": 8192,
+    "train.latent_dim": 4096, "train.d_steps": 100, "score.samples": 100_000, "n_trials": 1_000_000,
+    "kernels": 31, "strides": 8, "widths": 4096, "depth": 32, "workers": 1024,
+}
+NAME_MAX = 100
 
 
 @dataclass
@@ -142,17 +150,30 @@ class StudyConfig:
         return self.storage or str(self.journal_path)
 
 
+MAX_FILE_BYTES = 256 * 1024  # a study file is a page of settings, not data
+MAX_NODES = 20_000  # values in the file once YAML aliases are expanded (an "alias bomb" has billions)
+
+
 def load_config(path) -> StudyConfig:
     """Read and type-check a study file."""
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise StudyConfigError(f"the file is {size:,} bytes; a study file may have at most {MAX_FILE_BYTES:,}",
+                                   file=file)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StudyConfigError("no such study file", file=file) from None
+    except IsADirectoryError:
+        raise StudyConfigError("is a folder, not a study file", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise StudyConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
     except OSError as exc:
         raise StudyConfigError(f"cannot read: {exc.strerror}", file=file) from None
     try:
+        _check_expanded_size(yaml.compose(text, Loader=yaml.SafeLoader), file)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -160,6 +181,34 @@ def load_config(path) -> StudyConfig:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StudyConfigError(f"malformed YAML: {where}{problem}", file=file) from None
     return config_from_dict(raw, file=file)
+
+
+def _check_expanded_size(root, file) -> None:
+    """Refuse a document whose aliases expand to more than ``MAX_NODES`` values, or refer to themselves."""
+    sizes, visiting = {}, set()
+
+    def size(node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            _fail(file, None, "a YAML alias refers to itself")
+        visiting.add(key)
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in node.value)
+        else:
+            total = 1
+        visiting.discard(key)
+        if total > MAX_NODES:
+            _fail(file, None, f"the YAML expands to more than {MAX_NODES:,} values (through aliases?); "
+                              "a study file is a page of settings")
+        sizes[key] = total
+        return total
+
+    if root is not None:
+        size(root)
 
 
 def config_from_dict(raw: Any, file: str = "<memory>") -> StudyConfig:
@@ -222,11 +271,15 @@ def _coerce(value, hint, key, file):
             _fail(file, key, f"expected a list of {_hint_name(item)}s, got {_kind(value)}")
         if not value:
             _fail(file, key, "must not be empty")
+        if len(value) > MAX_LIST:
+            _fail(file, key, f"has {len(value):,} entries; at most {MAX_LIST} are allowed")
         return [_coerce(v, item, f"{key}.{i}", file) for i, v in enumerate(value)]
     if origin is dict:
         _, item = typing.get_args(hint)
         if not isinstance(value, dict):
             _fail(file, key, f"expected a mapping, got {_kind(value)}")
+        if len(value) > MAX_LIST:
+            _fail(file, key, f"has {len(value):,} entries; at most {MAX_LIST} are allowed")
         return {str(k): _coerce(v, item, f"{key}.{k}", file) for k, v in value.items()}
     if hint is Any:
         return value
@@ -301,6 +354,8 @@ def _coerce_param(value, key, file):
     if isinstance(value, list):
         if not value:
             _fail(file, key, "a list of choices must not be empty")
+        if len(value) > MAX_LIST:
+            _fail(file, key, f"has {len(value):,} choices; at most {MAX_LIST} are allowed")
         out = []
         for i, v in enumerate(value):
             if isinstance(v, (dict, list)) or v is None:
@@ -320,36 +375,44 @@ def _maybe_number(v):
 # --- value checks that need no plugins ---------------------------------------------------------
 
 _TRAIN_RULES = {  # key -> (kind, check, what is allowed)
-    "batch_size": (int, lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (int, lambda v: 1 <= v <= LIMITS["train.batch_size"], f"an integer in [1, {LIMITS['train.batch_size']}]"),
     "lr_g": (float, lambda v: v > 0, "a number > 0"),
     "lr_d": (float, lambda v: v > 0, "a number > 0"),
     "beta1": (float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "beta2": (float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "loss": (str, lambda v: v in LOSSES, f"one of {', '.join(LOSSES)}"),
-    "latent_dim": (int, lambda v: v >= 1, "an integer >= 1"),
-    "d_steps": (int, lambda v: v >= 1, "an integer >= 1"),
+    "latent_dim": (int, lambda v: 1 <= v <= LIMITS["train.latent_dim"], f"an integer in [1, {LIMITS['train.latent_dim']}]"),
+    "d_steps": (int, lambda v: 1 <= v <= LIMITS["train.d_steps"], f"an integer in [1, {LIMITS['train.d_steps']}]"),
 }
 
 
 def _check_values(c: StudyConfig):
     f = c.file
-    if not c.name or "/" in c.name:
-        _fail(f, "name", "must be a non-empty name without '/'")
+    _check_name(f, c.name)
+    for i, plugin in enumerate(c.plugins):
+        if not isinstance(plugin, str) or not (plugin.endswith(".py") or _MODULE.fullmatch(plugin)):
+            _fail(f, f"plugins.{i}", f"{plugin!r} is neither a .py file nor an importable module name "
+                                     "(like my_package.blocks)")
     for key, value, ok, allowed in (
-        ("n_trials", c.n_trials, c.n_trials >= 1, "an integer >= 1"),
+        ("n_trials", c.n_trials, 1 <= c.n_trials <= LIMITS["n_trials"], f"an integer in [1, {LIMITS['n_trials']:,}]"),
         ("seed", c.seed, 0 <= c.seed < 2**32, "an integer in [0, 2**32)"),
         ("score.feature_seed", c.score.feature_seed, 0 <= c.score.feature_seed < 2**32, "an integer in [0, 2**32)"),
         ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
         ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
         ("pruner", c.pruner, c.pruner in PRUNERS, f"one of {', '.join(PRUNERS)}"),
-        ("data.resolution", c.data.resolution, c.data.resolution >= 4, "an integer >= 4"),
+        ("data.resolution", c.data.resolution, 4 <= c.data.resolution <= LIMITS["data.resolution"],
+         f"an integer in [4, {LIMITS['data.resolution']}]"),
         ("data.channels", c.data.channels, c.data.channels in (None, 1, 3), "1 or 3"),
-        ("train.steps", c.train.steps, c.train.steps >= 1, "an integer >= 1"),
-        ("train.eval_every", c.train.eval_every, c.train.eval_every >= 1, "an integer >= 1"),
-        ("score.samples", c.score.samples, c.score.samples >= MIN_SAMPLES,
-         f"an integer >= {MIN_SAMPLES}, for stable statistics (KID suits small counts best)"),
-        ("workers", c.workers, c.workers == "auto" or (isinstance(c.workers, int) and c.workers >= 1),
-         "auto or an integer >= 1"),
+        ("train.steps", c.train.steps, 1 <= c.train.steps <= LIMITS["train.steps"],
+         f"an integer in [1, {LIMITS['train.steps']:,}]"),
+        ("train.eval_every", c.train.eval_every, 1 <= c.train.eval_every <= LIMITS["train.eval_every"],
+         f"an integer in [1, {LIMITS['train.eval_every']:,}]"),
+        ("score.samples", c.score.samples, MIN_SAMPLES <= c.score.samples <= LIMITS["score.samples"],
+         f"an integer in [{MIN_SAMPLES}, {LIMITS['score.samples']:,}]: at least {MIN_SAMPLES} for stable "
+         "statistics (KID suits small counts best)"),
+        ("workers", c.workers, c.workers == "auto" or (isinstance(c.workers, int)
+                                                       and 1 <= c.workers <= LIMITS["workers"]),
+         f"auto or an integer in [1, {LIMITS['workers']}]"),
     ):
         if not ok:
             _fail(f, key, f"{value!r} is not allowed; expected {allowed}")
@@ -368,15 +431,27 @@ def _check_values(c: StudyConfig):
             space.activations = ["relu"] if net == "generator" else ["lrelu"]
         for key, values in (("kernels", space.kernels), ("strides", space.strides), ("widths", space.widths)):
             for i, v in enumerate(values):
-                if v < 1:
-                    _fail(f, f"{net}.{key}.{i}", f"{v} is not allowed; expected an integer >= 1")
+                if not 1 <= v <= LIMITS[key]:
+                    _fail(f, f"{net}.{key}.{i}", f"{v} is not allowed; expected an integer in [1, {LIMITS[key]}]")
         depth = space.depth if isinstance(space.depth, IntRange) else IntRange(space.depth, space.depth)
-        if not 1 <= depth.low <= depth.high:
-            _fail(f, f"{net}.depth", "expected 1 <= low <= high")
+        if not 1 <= depth.low <= depth.high <= LIMITS["depth"]:
+            _fail(f, f"{net}.depth", f"expected 1 <= low <= high <= {LIMITS['depth']}")
         space.depth = depth
         if space.base_resolution < 1 or c.data.resolution % space.base_resolution:
             _fail(f, f"{net}.base_resolution",
                   f"{space.base_resolution} must divide data.resolution ({c.data.resolution})")
+
+
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _check_name(file, name: str) -> None:
+    """A study's name names its output folder: a plain file name."""
+    bad = ("\0" in name or "/" in name or "\\" in name or name in ("", ".", "..") or len(name) > NAME_MAX
+           or any(ord(ch) < 32 for ch in name))
+    if bad:
+        _fail(file, "name", f"{name[:40]!r}{'...' if len(name) > 40 else ''} is not allowed; expected a plain file "
+                            f"name: 1 to {NAME_MAX} characters, no '/', '\\' or control characters, not '.' or '..'")
 
 
 def _check_param(file, key, value, kind, check, allowed):

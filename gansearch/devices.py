@@ -35,6 +35,12 @@ def resolve_devices(devices) -> list[str]:
     return ["cuda:0" if name == "cuda" else name for name in names]
 
 
+def max_workers(devices: list[str]) -> int:
+    """The most worker processes per device this machine can run: one per core on the CPU, at most
+    ``MAX_WORKERS_PER_GPU`` on a GPU."""
+    return MAX_WORKERS_PER_GPU if any(d != "cpu" for d in devices) else host_cores()
+
+
 def plan_workers(devices: list[str], workers) -> list[WorkerSlot]:
     """Worker slots for ``workers`` (``auto`` or N per device).
 

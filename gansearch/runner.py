@@ -20,7 +20,7 @@ from . import journal
 from .artifacts import is_disk_full, read_record, restore_trials, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
-from .study import Prepared, open_study, prepare, trial_seed
+from .study import Prepared, check_workers, open_study, prepare, trial_seed
 from .trainer import memory_format, train
 from .workers import sigterm_as_interrupt, supervise
 
@@ -128,6 +128,8 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     run like Ctrl-C: running trials are recorded as failed, finished ones are kept.
     """
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
+    if workers is not None:
+        check_workers(prepared.config, workers)
     try:
         return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose)
     except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line

@@ -24,7 +24,7 @@ from .baseline import Baseline, make_baseline
 from .builder import preflight_blocks
 from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
-from .devices import cuda_count, resolve_devices
+from .devices import cuda_count, host_cores, max_workers, resolve_devices
 from . import journal
 from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
@@ -76,6 +76,7 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
     baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
     check_device(config)
+    check_workers(config, config.workers)
     check_storage(config)
     check_output(config)
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
@@ -101,6 +102,18 @@ def check_device(config: StudyConfig) -> None:
         if name != "cpu" and int(name.partition(":")[2]) >= count:
             raise StudyConfigError(f"{name!r} is not available here ({count} CUDA device(s)); use auto or cpu",
                                    file=config.file, key="devices")
+
+
+def check_workers(config: StudyConfig, workers) -> None:
+    """``workers`` (per device) must fit this machine: one per CPU core, a bounded number per GPU."""
+    if workers == "auto":
+        return
+    devices = resolve_devices(config.devices)
+    most = max_workers(devices)
+    if workers > most:
+        raise StudyConfigError(f"{workers} is more than this machine runs at once on {', '.join(devices)}: at most "
+                               f"{most} per device ({host_cores()} CPU cores); use auto", file=config.file,
+                               key="workers")
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -78,7 +78,7 @@ SCHEMA_ERRORS = [
     ({"train.lr_g": {"low": 0, "high": 1e-3, "log": True}}, "train.lr_g.low", ["> 0 when log: true"]),
     ({"train.lr_g": {"low": 1e-4, "hi": 1e-3}}, "train.lr_g.hi", ["unknown key", "low, high, log"]),
     ({"generator.base_resolution": 5}, "generator.base_resolution", ["must divide data.resolution (16)"]),
-    ({"data.resolution": 2}, "data.resolution", ["expected an integer >= 4"]),
+    ({"data.resolution": 2}, "data.resolution", ["expected an integer in [4, 1024]"]),
     ({"data.options": {"path": "x"}}, "data.options", ["directly under data"]),
 ]
 
@@ -200,3 +200,42 @@ def test_valid_study_prepares(write_study):
     p = prepare(write_study(), entry_points=False)
     assert p.data.shape[1:] == (1, 16, 16)
     assert p.space.nets["generator"].block_options["upsample_conv"] == {"mode": ("nearest", "bilinear")}
+
+
+# -- property: whatever YAML arrives, the loader answers with a config or one error line ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KEYS = ["name", "data", "generator", "discriminator", "train", "score", "blocks", "kernels", "strides", "depth",
+        "widths", "norms", "low", "high", "log", "steps", "lr_g", "batch_size", "resolution", "workers",
+        "devices", "plugins", "samples", "metrics", "seed", "n_trials", "output", "storage", "block_options"]
+scalars = (st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True)
+           | st.text(max_size=20) | st.sampled_from(["digits", "conv", "deconv", "auto", "cpu", "1e-4", "tpe"]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=6)
+                      | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), inner, max_size=6),
+                      max_leaves=40)
+
+
+def loads_or_one_line(tmp_path, text: str):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        config = load_config(path)
+    except StudyConfigError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: ") and "\n" not in message, message
+        return
+    assert isinstance(config, StudyConfig)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=st.dictionaries(st.sampled_from(KEYS), values, max_size=8) | values)
+def test_random_yaml_documents_load_or_fail_in_one_line(tmp_path, document):
+    loads_or_one_line(tmp_path, yaml.safe_dump(document, allow_unicode=False))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("abnme:{}[]-&*!|>'\"#,.0123456789 \n\t%@`?")), max_size=120))
+def test_random_yaml_text_loads_or_fails_in_one_line(tmp_path, text):
+    loads_or_one_line(tmp_path, text)

@@ -109,16 +109,19 @@ def postgres_url():
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_runs_on_two_machines_share_one_postgresql_study(tiny_study, postgres_url, tmp_path):
-    """Two `gansearch run` processes (as on two machines) on one PostgreSQL storage reach n_trials together."""
-    path = tiny_study(n_trials=8)
+def test_runs_on_three_machines_share_one_postgresql_study_without_duplicates(tiny_study, postgres_url):
+    """Three `gansearch run` processes (as on three machines) on one PostgreSQL storage reach n_trials
+    together, and no two of their trials have the same parameters."""
+    path = tiny_study(n_trials=12, lr_g="{low: 1.0e-4, high: 1.0e-3, log: true}")
     path.write_text(path.read_text() + f"storage: {postgres_url}\n")
     env = {**os.environ, "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
     cmd = [sys.executable, "-c", "from gansearch.cli import main; main()", "run", "--no-progress", str(path)]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+             for _ in range(3)]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
     df = gansearch.trials_dataframe(path)
-    assert (df["state"] == "complete").sum() >= 8 and (df["state"] == "fail").sum() == 0
-    assert df["worker"].nunique() == 2
+    assert (df["state"] == "complete").sum() >= 12 and (df["state"] == "fail").sum() == 0
+    assert df["worker"].nunique() == 3
+    params = [tuple(sorted(t.params.items())) for t in open_study(load_config(path), create=False).trials]
+    assert len(params) == len(set(params)), "two trials with identical parameters"
