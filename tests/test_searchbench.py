@@ -17,20 +17,25 @@ def test_every_benchmark_study_is_a_valid_study_with_the_same_budget(tmp_path):
         assert c.train.steps == (300 if suite == "digits16" else 400)
 
 
-def row(variant, best, steps, seed=0, baseline=1.0, se=0.01, clf=(1.0, 2.0)):
+def row(variant, best, steps, seed=0, baseline=1.0, se=0.01, clf=(1.0, 2.0), found_at=29):
+    """A study of 30 trials of equal steps whose best trial is number ``found_at`` (the others score 2.0)."""
+    trajectory = [[steps // 30, best if i == found_at else 2.0, se] for i in range(30)]
     return dict(suite="s", seed=seed, variant=variant, trials=30, best=best, best_se=se, baseline=baseline,
-                baseline_se=se, best_classifier_fd=clf[0], baseline_classifier_fd=clf[1], steps=steps)
+                baseline_se=se, best_classifier_fd=clf[0], baseline_classifier_fd=clf[1], steps=steps,
+                trajectory=trajectory)
 
 
 @pytest.mark.parametrize("tpe, rnd, pruned, pruned_steps, verdicts", [
     (0.7, 0.75, 0.71, 4000, (True, True, True)),  # everything holds
     (0.85, 0.75, 0.86, 4000, (False, False, True)),  # not 0.8x the baseline; random search better
     (0.7, 0.75, 0.79, 4000, (True, True, False)),  # pruning lost the best (0.09 > 2 standard errors)
-    (0.7, 0.75, 0.7, 6000, (True, True, False)),  # pruning saved too little
+    (0.7, 0.75, 0.7, 6000, (True, True, False)),  # pruning saved too little: the best came last
+    (0.7, 0.75, 0.7, (6000, 9), (True, True, True)),  # found after a third of its 6000 steps: 2000 of 9000
 ])
 def test_checks_apply_the_three_claims(tpe, rnd, pruned, pruned_steps, verdicts):
-    rows = [row("tpe", tpe, 9000), row("random", rnd, 9000), row("tpe+median", pruned, pruned_steps),
-            row("tpe+sha", pruned, pruned_steps)]
+    pruned_steps, found_at = pruned_steps if isinstance(pruned_steps, tuple) else (pruned_steps, 29)
+    rows = [row("tpe", tpe, 9000), row("random", rnd, 9000), row("tpe+median", pruned, pruned_steps, found_at=found_at),
+            row("tpe+sha", pruned, pruned_steps, found_at=found_at)]
     (result,) = checks(rows)
     assert (result["a_pass"], result["b_pass"], result["c_pruning"]["tpe+median"]["pass"]) == verdicts
     report = format_report({"rows": rows, "checks": [result]})
