@@ -287,7 +287,10 @@ def test_sigint_to_the_run_alone_stops_it_within_5_seconds(long_study):
 def test_a_killed_worker_is_reported_its_trial_rerun_and_the_others_go_on(tiny_study):
     path = tiny_study(n_trials=5, workers=2, steps=1500)
     proc = start_run(path)
-    victim = workers_started(proc, path)[0]
+    workers_started(proc, path)
+    running = [t for t in open_study(load_config(path), create=False).get_trials(deepcopy=False)
+               if t.state.name == "RUNNING" and "worker" in t.user_attrs]
+    victim = int(running[0].user_attrs["worker"].split(":")[-1].split("@")[0])  # mid-trial
     os.kill(victim, signal.SIGKILL)
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output
