@@ -7,7 +7,6 @@ import socket
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import optuna
 import torch
@@ -35,7 +34,6 @@ class Objective:
         self.p = prepared
         self.device = device
         self.worker = worker
-        cfg = prepared.config
         self.data = prepared.data.to(device).contiguous(memory_format=memory_format(device))
         self.scorer = Scorer.for_study(prepared, device)
 

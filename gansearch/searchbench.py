@@ -7,7 +7,6 @@ median pruner) and ``tpe+sha`` (successive halving). Each study's trial 0 is the
 """
 
 import json
-import os
 import platform
 import subprocess
 import sys

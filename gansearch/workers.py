@@ -156,7 +156,11 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
 
 
 def stop(procs, grace: float = STOP_GRACE_S) -> None:
-    """SIGINT to live workers, then SIGKILL to those still alive after ``grace`` seconds."""
+    """SIGINT to workers still alive after half a second (a Ctrl-C in a terminal reached them already),
+    then SIGKILL to those still alive after ``grace`` seconds."""
+    deadline = time.monotonic() + 0.5
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
     alive = [p for p in procs if p.is_alive()]
     for p in alive:
         with contextlib.suppress(ProcessLookupError):

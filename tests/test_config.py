@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import DELETE, with_changes
-from gansearch.config import IntRange, Range, config_from_dict, load_config
+from gansearch.config import IntRange, Range, StudyConfig, config_from_dict, load_config
 from gansearch.errors import StudyConfigError
 from gansearch.study import prepare
 

@@ -3,7 +3,6 @@ several runs on one database. Nothing finished may be lost, nothing may run twic
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import signal

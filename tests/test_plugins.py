@@ -249,7 +249,7 @@ def test_a_metric_plugin_registers_metrics_and_extractors_through_one_hook():
     class Brightness:
         @gansearch.hookimpl
         def register_metrics(self, register):
-            register(gansearch.Extractor("pixels", lambda request: torch.nn.Flatten()))
+            register(gansearch.Extractor("pixels", lambda request: nn.Flatten()))
             register(gansearch.Metric("gap", lambda real, fake: 0.0, extractor="pixels"))
 
     registry = collect(get_plugin_manager([Brightness()], entry_points=False))
