@@ -13,8 +13,8 @@ from .plugins import load_registry
 from .spec import ArchSpec
 from .study import open_study
 
-DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "score_s", "step_mode",
-           "graph_fallback", "worker", "rerun_of", "restored_from")
+DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
+           "artifacts_s", "step_mode", "precision", "graph_fallback", "worker", "rerun_of", "restored_from")
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
 
@@ -24,8 +24,9 @@ def trials_dataframe(study_file) -> pd.DataFrame:
     Columns: ``number``, ``state``, ``score``, ``score_se`` (its standard error), ``tie`` (within two
     standard errors of the best score), ``duration_s``, each parameter by its dotted name
     (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
-    ``d_params``, ``steps``, ``pruned_at``, ``failure``, ``score_s`` (time spent scoring),
-    ``step_mode`` (eager or cuda_graph), ``graph_fallback``, ``rerun_of`` (the trial a killed worker
+    ``d_params``, ``steps``, ``pruned_at``, ``failure``, where the trial's wall time went (``setup_s``:
+    building the pair, warm-up and CUDA graph capture; ``train_s``; ``score_s``; ``artifacts_s``: writing
+    its files), ``step_mode`` (eager or cuda_graph), ``precision`` (fp32, tf32 or bf16), ``graph_fallback``, ``rerun_of`` (the trial a killed worker
     left unfinished), ``restored_from`` (a trial rebuilt from its ``trial.json`` after the storage was lost), ``baseline`` (the hand design's name on its
     trial), every metric of a complete trial with its ``<metric>_se`` (``fd``, ``kid``, ``precision``,
     ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute ``samples`` / ``generator`` paths.

@@ -99,16 +99,23 @@ def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device
     return time.perf_counter() - started
 
 
-def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str]:
-    """gansearch's trainer on one trial (data already on the device, in its layout); returns (seconds, mode)."""
+NAIVE_TRIALS = 3  # the classic loop runs trials one after another: a few give its rate
+
+
+def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str, dict]:
+    """gansearch's trainer on one trial (data already on the device, in its layout), building the pair
+    included; returns (seconds, mode, {"build": s, "setup": s, "train": s})."""
+    _sync(data.device)
+    started = time.perf_counter()
     g, d = _pair(spec, data.device, seed)
     layout = memory_format(data.device)
     g, d = g.to(memory_format=layout), d.to(memory_format=layout)
     _sync(data.device)
-    started = time.perf_counter()
+    build = time.perf_counter() - started
     result = train(g, d, data, _train_spec(cfg, seed), score=lambda g: 0.0)
     _sync(data.device)
-    return time.perf_counter() - started, result.mode
+    return time.perf_counter() - started, result.mode, {"build": build, "setup": result.setup_seconds,
+                                                         "train": result.train_seconds}
 
 
 def bench_data(cfg: BenchConfig) -> torch.Tensor:
@@ -129,11 +136,12 @@ def _bench_worker(spec, cfg, device, threads, seeds, barrier, queue):
         _sync(device)
         barrier.wait(timeout=600)  # every worker starts its clock together
         started = time.time()
-        modes = [gansearch_trial(spec, data, cfg, seed)[1] for seed in seeds]
-        queue.put((started, time.time(), modes, None))
+        trials = [gansearch_trial(spec, data, cfg, seed) for seed in seeds]
+        queue.put((started, time.time(), [t[1] for t in trials], [t[0] for t in trials],
+                   [t[2]["build"] + t[2]["setup"] for t in trials], None))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         barrier.abort()
-        queue.put((0.0, 0.0, [], f"{type(exc).__name__}: {exc}"))
+        queue.put((0.0, 0.0, [], [], [], f"{type(exc).__name__}: {exc}"))
 
 
 def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:
@@ -184,13 +192,15 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
              f"batch {cfg.batch_size}, {cfg.resolution}x{cfg.resolution}, width {width}")
     naive_trial(spec, data_cpu, BenchConfig(**{**asdict(cfg), "steps": 5}), device, 0)  # warm-up, not timed
     naive_times = []
-    for i in range(n_trials):
+    naive_n = min(n_trials, NAIVE_TRIALS)
+    for i in range(naive_n):  # one trial after another: its study rate is its per-trial rate
         naive_times.append(naive_trial(spec, data_cpu, cfg, device, i))
-        progress(f"  (a) naive trial {i + 1}/{n_trials}: {images_per_trial / naive_times[-1]:,.0f} img/s")
+        progress(f"  (a) naive trial {i + 1}/{naive_n}: {images_per_trial / naive_times[-1]:,.0f} img/s")
     data = data_cpu.to(device).contiguous(memory_format=memory_format(device))
     gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm-up
-    single, mode = gansearch_trial(spec, data, cfg, 0)
-    progress(f"  (b) gansearch single trial ({mode}): {images_per_trial / single:,.0f} img/s")
+    single, mode, parts = gansearch_trial(spec, data, cfg, 0)
+    progress(f"  (b) gansearch single trial ({mode}): {images_per_trial / single:,.0f} img/s; build "
+             f"{parts['build']:.3f} s, warm-up and capture {parts['setup']:.3f} s, training {parts['train']:.3f} s")
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -210,14 +220,16 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
                 raise GansearchError("a benchmark worker died without a result") from None
     for p in procs:
         p.join()
-    errors = [r[3] for r in results if r[3]]
+    errors = [r[5] for r in results if r[5]]
     if errors:
         raise GansearchError(f"benchmark worker failed: {errors[0]}")
     study_seconds = max(r[1] for r in results) - min(r[0] for r in results)
     modes = sorted({m for r in results for m in r[2]})
 
-    naive_study = sum(naive_times)
-    naive_single = naive_times[0] if len(naive_times) == 1 else sorted(naive_times)[len(naive_times) // 2]
+    naive_single = sorted(naive_times)[len(naive_times) // 2]  # the median trial
+    naive_study = naive_single * n_trials  # sequential: n_trials times one trial
+    trial_seconds = [s for r in results for s in r[3]]
+    setup_seconds = [s for r in results for s in r[4]]
     out = {
         "date": datetime.date.today().isoformat(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
@@ -228,9 +240,11 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
         "peak_tflops": peak / 1e12,
         "peak_measured_with": peak_what,
         "naive": {"single_img_s": images_per_trial / naive_single, "study_img_s": n_trials * images_per_trial / naive_study,
-                  "study_seconds": naive_study},
+                  "study_seconds": naive_study, "timed_trials": len(naive_times)},
         "gansearch": {"single_img_s": images_per_trial / single, "single_mode": mode,
+                      "single_seconds": {"total": single, **parts},
                       "study_img_s": n_trials * images_per_trial / study_seconds, "study_seconds": study_seconds,
+                      "study_setup_share": sum(setup_seconds) / sum(trial_seconds) if trial_seconds else None,
                       "modes": modes},
     }
     for who in ("naive", "gansearch"):
@@ -255,5 +269,11 @@ def format_report(r: dict) -> str:
         f"{'whole study, TFLOP/s':28}{n['study_tflops']:>14.3f}{g['study_tflops']:>16.3f}",
         f"{'  fraction of peak':28}{n['study_fraction_of_peak']:>14.1%}{g['study_fraction_of_peak']:>16.1%}",
         f"gansearch step modes: {', '.join(g['modes'])}; workers: {r['config']['workers']}",
+        f"(a) timed on {n['timed_trials']} trial(s) run one after another; its whole-study figure is that per-trial "
+        f"rate ({r['config']['trials']} trials would take {n['study_seconds']:.1f} s)",
+        f"(b) one trial: {g['single_seconds']['total']:.3f} s = build {g['single_seconds']['build']:.3f} + warm-up "
+        f"and capture {g['single_seconds']['setup']:.3f} + training {g['single_seconds']['train']:.3f}; "
+        + (f"setup is {g['study_setup_share']:.1%} of a trial's wall time in the study"
+           if g.get("study_setup_share") is not None else ""),
     ]
     return "\n".join(lines)

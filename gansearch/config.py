@@ -20,6 +20,7 @@ from .errors import StudyConfigError
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 LOSSES = ("ns", "hinge")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or a list of them"
 
 
@@ -74,6 +75,7 @@ class TrainSpace:
     latent_dim: Param = 64
     d_steps: Param = 1
     cuda_graphs: bool = True  # on CUDA, capture the G/D step as a CUDA graph (falls back to eager if it cannot)
+    precision: str = "auto"  # fp32 | tf32 | bf16 (autocast, fp32 weights and Adam state) | auto: tf32 on CUDA, fp32 on CPU
 
 
 MIN_SAMPLES = 128
@@ -400,6 +402,7 @@ def _check_values(c: StudyConfig):
         ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
         ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
         ("pruner", c.pruner, c.pruner in PRUNERS, f"one of {', '.join(PRUNERS)}"),
+        ("train.precision", c.train.precision, c.train.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ("data.resolution", c.data.resolution, 4 <= c.data.resolution <= LIMITS["data.resolution"],
          f"an integer in [4, {LIMITS['data.resolution']}]"),
         ("data.channels", c.data.channels, c.data.channels in (None, 1, 3), "1 or 3"),

@@ -65,12 +65,14 @@ class Objective:
                 trial.set_user_attr("pruned_at", step)
                 raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
 
+        built = time.perf_counter()
         try:
             g, d = build_pair(arch, self.p.registry, seed)
             trial.set_user_attr("g_params", count_params(g))
             trial.set_user_attr("d_params", count_params(d))
             layout = memory_format(self.device)
             g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
+            notes["build_seconds"] = time.perf_counter() - built
             result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes)
             steps = result.steps
             started = time.perf_counter()
@@ -94,9 +96,16 @@ class Objective:
             trial.set_user_attr("step_mode", notes.get("mode"))
             if notes.get("fallback"):
                 trial.set_user_attr("graph_fallback", notes["fallback"])
+            # where the trial's wall time went: setup (build, warm-up, capture), training, scoring, files
+            trial.set_user_attr("setup_s", round(notes.get("build_seconds", 0.0) + notes.get("setup_seconds", 0.0), 4))
+            trial.set_user_attr("train_s", round(notes.get("train_seconds", 0.0), 4))
             trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
+            if notes.get("precision"):
+                trial.set_user_attr("precision", notes["precision"])
             if g is not None:
+                saved = time.perf_counter()
                 self._save(trial, g, state, value, reported)
+                trial.set_user_attr("artifacts_s", round(time.perf_counter() - saved, 4))
 
     def _save(self, trial, g, state, value, reported):
         """Samples, weights and the trial's record; a trial whose artifacts cannot be written fails with

@@ -29,10 +29,11 @@ import types
 import typing
 from typing import Any, Union
 
-from .config import LOSSES, MIN_SAMPLES, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig
+from .config import LOSSES, MIN_SAMPLES, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainSpace.loss": LOSSES}
+ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainSpace.loss": LOSSES,
+         "TrainSpace.precision": PRECISIONS}
 MINIMUMS = {"ScoreConfig.samples": MIN_SAMPLES}
 REST = {DataConfig: "options"}  # the field that collects a mapping's other keys (data: -> dataset options)
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}

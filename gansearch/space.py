@@ -149,7 +149,8 @@ class SearchSpace:
         """The study's fixed training settings plus ``values`` for the keys it may search (``TRAIN_KEYS``)."""
         t = self.config.train
         values = {k: int(v) if k in INT_TRAIN_KEYS else (float(v) if k != "loss" else v) for k, v in values.items()}
-        return TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, cuda_graphs=t.cuda_graphs, **values)
+        return TrainSpec(steps=t.steps, eval_every=t.eval_every, seed=seed, cuda_graphs=t.cuda_graphs,
+                         precision=t.precision, **values)
 
     def _param(self, trial, name, value):
         if isinstance(value, Range):

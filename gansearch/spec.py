@@ -60,6 +60,7 @@ class TrainSpec:
     d_steps: int
     seed: int
     cuda_graphs: bool = True
+    precision: str = "auto"  # fp32 | tf32 | bf16 | auto (see trainer.resolve_precision)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -295,6 +295,7 @@ def fingerprint(config: StudyConfig) -> dict:
     raw = {k: v for k, v in dataclasses.asdict(config).items()
            if k in ("data", "generator", "discriminator", "train", "score")}
     raw["train"].pop("cuda_graphs")  # resuming on another device, or eagerly, is fine
+    raw["train"].pop("precision")  # likewise how the arithmetic is done
     raw["score"].pop("metrics")  # what else is stored may grow; the objective may not change
     raw["score"].pop("inception_weights")  # the same weights may move
     return json.loads(json.dumps(raw, default=str))

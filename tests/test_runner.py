@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import optuna
@@ -28,6 +29,12 @@ def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
         assert any(k.startswith("layers.") for k in state)
         assert t.user_attrs["steps"] == 20 and t.user_attrs["g_params"] > 0
         assert sorted(t.intermediate_values) == [10, 20]
+        record = json.loads((out / t.user_attrs["samples"]).with_name("trial.json").read_text())
+        assert (record["state"], record["value"], record["params"]) == ("COMPLETE", t.value, t.params)
+    df = gansearch.trials_dataframe(path)  # where each trial's wall time went
+    parts = df[["setup_s", "train_s", "score_s", "artifacts_s"]]
+    assert (parts > 0).all().all() and (parts.sum(axis=1) <= df["duration_s"] + 0.05).all()
+    assert (df["precision"] == "fp32").all()
 
 
 def test_run_resumes_and_keeps_finished_trials(tiny_study):

@@ -76,3 +76,35 @@ def test_auto_workers_on_cpu_are_one_single_threaded_process_per_core(monkeypatc
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], "auto")] == [("cpu", 1)] * 4
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], 1)] == [("cpu", 4)]
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], 2)] == [("cpu", 2)] * 2
+
+
+def test_bf16_runs_the_forward_passes_under_autocast_and_keeps_fp32_weights():
+    seen = {}
+
+    class Probe(TinyG):
+        def forward(self, z):
+            out = super().forward(z)
+            seen.setdefault("dtype", self.net(z).dtype)  # what a layer computes in, inside the step
+            return out
+
+    g, d = Probe(), make_d()
+    notes = {}
+    train(g, d, torch.rand(32, 1, 4, 4) * 2 - 1, spec(precision="bf16"), lambda g: 1.0, notes=notes)
+    assert seen["dtype"] == torch.bfloat16 and notes["precision"] == "bf16"
+    assert all(p.dtype == torch.float32 for p in [*g.parameters(), *d.parameters()])
+
+
+@pytest.mark.parametrize("precision, expected", [("auto", "fp32"), ("fp32", "fp32"), ("tf32", "tf32")])
+def test_precision_is_recorded_and_auto_is_fp32_on_the_cpu(precision, expected):
+    notes = {}
+    g = TinyG()
+    train(g, make_d(), torch.rand(32, 1, 4, 4) * 2 - 1, spec(precision=precision), lambda g: 1.0, notes=notes)
+    assert notes["precision"] == expected
+
+
+def test_a_trial_says_where_its_time_went():
+    notes = {}
+    result = train(TinyG(), make_d(), torch.rand(32, 1, 4, 4) * 2 - 1, spec(steps=200, eval_every=50),
+                   lambda g: (__import__("time").sleep(0.02), 1.0)[1], notes=notes)
+    assert result.score_seconds >= 4 * 0.02 and result.setup_seconds >= 0 and result.train_seconds > 0
+    assert notes["train_seconds"] == result.train_seconds

@@ -73,7 +73,7 @@ def test_a_worker_holds_no_more_memory_after_50_trials_than_after_its_first(tiny
 def test_bench_compares_the_reference_loop_and_gansearch_in_one_run(tmp_path):
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(cli, ["bench", "--device", "cpu", "--resolution", "16", "--steps", "10",
-                                      "--trials", "2", "--workers", "2", "-o", str(out)])
+                                      "--trials", "6", "--workers", "2", "-o", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["config"]["workers"] == 2 and data["gansearch"]["modes"] == ["eager"]
@@ -81,6 +81,11 @@ def test_bench_compares_the_reference_loop_and_gansearch_in_one_run(tmp_path):
         assert data[side]["study_img_s"] > 0 and data[side]["trials_per_hour"] > 0
     assert data["ratio_study"] == pytest.approx(data["gansearch"]["study_img_s"] / data["naive"]["study_img_s"])
     assert "whole study, img/s" in result.output and "b/a" in result.output and data["peak_tflops"] > 0
+    # the classic loop is timed on a few trials, not the whole study; gansearch's trial time is broken down
+    assert data["naive"]["timed_trials"] == 3 and "(a) timed on 3 trial(s)" in result.output
+    single = data["gansearch"]["single_seconds"]
+    assert single["build"] + single["setup"] + single["train"] <= single["total"] + 1e-6
+    assert 0 < data["gansearch"]["study_setup_share"] < 1 and "setup is" in result.output
 
 
 def test_an_rdb_storage_url_works_too(tiny_study, tmp_path):
