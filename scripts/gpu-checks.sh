@@ -2,13 +2,14 @@
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
 # Run there with carry [".whl"]:  bash scripts/gpu-checks.sh [steps]   (results under $OUT, default ./gpu-results)
-# steps: any of tests bench quickstart search (default: all). Each step has its own time limit, so one hang
-# cannot eat the budget; all four take about 9 minutes on one H100/H200, so a 15-minute lease runs two or
-# three of them per call.
+# steps: any of tests bench quickstart search (default: tests bench quickstart, under 6 minutes on one
+# H100/H200; search, the 5-minute search benchmark of issue 6, only when named). Each step has its own
+# time limit, so one hang cannot eat the budget. gpu-summary.json holds every target, what was measured,
+# and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
-STEPS=${*:-tests bench quickstart search}
+STEPS=${*:-tests bench quickstart}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1
 if [ -d .whl ]; then
@@ -28,33 +29,37 @@ has() { [[ " $STEPS " == *" $1 "* ]]; }
 
 # 1. CUDA paths: graph capture equals eager, fallback, workers on one GPU, no memory growth (tests_gpu/)
 if has tests; then
-  timeout 120 python3 -m pytest -q -p no:cacheprovider --timeout 100 --durations=10 -rA tests_gpu \
+  timeout 100 python3 -m pytest -q -p no:cacheprovider --timeout 80 --durations=10 -rA tests_gpu \
     > "$OUT/tests_gpu.txt" 2>&1
   echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
 fi
 
 # 2. trainer speed: the classic loop against gansearch, ratios measured in one run
 if has bench; then
-  timeout 120 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 100 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
-  timeout 100 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+  timeout 90 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
     -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
 fi
 
 # 3. the quickstart on the GPU (devices: auto picks it): wall time and what each trial ran as
 if has quickstart; then
-  mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
-  { time timeout 75 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress; } > "$OUT/quickstart.txt" 2>&1
+  rm -rf /tmp/qs && mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
+  started=$(date +%s.%N)
+  timeout 75 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress > "$OUT/quickstart.txt" 2>&1
+  echo "quickstart exit $? wall_s $(python3 -c "import time; print(round(time.time() - $started, 2))")" \
+    >> "$OUT/quickstart.txt"
   python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
-print(df[['number', 'state', 'score', 'duration_s', 'score_s', 'step_mode', 'graph_fallback', 'worker']]
-      .to_string())" >> "$OUT/quickstart.txt" 2>&1
+print(df[['number', 'state', 'score', 'duration_s', 'setup_s', 'train_s', 'score_s', 'artifacts_s', 'step_mode',
+          'precision', 'graph_fallback', 'worker']].to_string())" >> "$OUT/quickstart.txt" 2>&1
 fi
 
-# 4. search quality: best of 20 trials vs the DCGAN baseline, TPE vs random, pruning's saving (3 seeds x 2 suites);
-#    18 studies at once, one worker each (on an H200 with 16 host cores, 2026-11-27: about 4 minutes)
+# 4. search quality (issue 6; only when named): best of 30 trials vs the DCGAN baseline, TPE vs random, pruning's
+#    saving, shapes 32x32, 3 seeds: 9 studies at once, one worker each (one H200, 16 host cores: about 5 minutes)
 if has search; then
-  timeout 245 "${GS[@]}" bench-search --device cuda --trials 20 --seeds 3 --variants tpe,random,tpe+median \
-    --jobs 18 --timeout 190 -o /tmp/bench-search > "$OUT/bench-search.txt" 2>&1
+  timeout 400 "${GS[@]}" bench-search --suites shapes32 --device cuda --trials 30 --seeds 3 \
+    --variants tpe,random,tpe+median --jobs 9 --timeout 370 -o /tmp/bench-search > "$OUT/bench-search.txt" 2>&1
   cp /tmp/bench-search/bench-search.json "$OUT/" 2>/dev/null
 fi
-tail -n 6 "$OUT"/*.txt
+python3 scripts/gpu-summary.py "$OUT"
+tail -n 4 "$OUT"/*.txt
