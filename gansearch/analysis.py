@@ -14,7 +14,7 @@ from .spec import ArchSpec
 from .study import open_study
 
 DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
-           "artifacts_s", "step_mode", "precision", "graph_fallback", "worker", "rerun_of", "restored_from")
+           "artifacts_s", "step_mode", "train_precision", "graph_fallback", "worker", "rerun_of", "restored_from")
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
 
@@ -25,11 +25,13 @@ def trials_dataframe(study_file) -> pd.DataFrame:
     standard errors of the best score), ``duration_s``, each parameter by its dotted name
     (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
     ``d_params``, ``steps``, ``pruned_at``, ``failure``, where the trial's wall time went (``setup_s``:
-    building the pair, warm-up and CUDA graph capture; ``train_s``; ``score_s``; ``artifacts_s``: writing
-    its files), ``step_mode`` (eager or cuda_graph), ``precision`` (fp32, tf32 or bf16), ``graph_fallback``, ``rerun_of`` (the trial a killed worker
-    left unfinished), ``restored_from`` (a trial rebuilt from its ``trial.json`` after the storage was lost), ``baseline`` (the hand design's name on its
-    trial), every metric of a complete trial with its ``<metric>_se`` (``fd``, ``kid``, ``precision``,
-    ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute ``samples`` / ``generator`` paths.
+    building the pair, warm-up and CUDA graph capture; ``train_s``; ``score_s``; ``artifacts_s``:
+    writing its files), ``step_mode`` (eager or cuda_graph), ``train_precision`` (fp32, tf32 or bf16),
+    ``graph_fallback``, ``worker``, ``rerun_of`` (the trial a killed worker left unfinished),
+    ``restored_from`` (a trial rebuilt from its ``trial.json`` after the storage was lost), ``baseline``
+    (the hand design's name on its trial), every metric of a complete trial with its ``<metric>_se``
+    (``fd``, ``kid``, ``precision``, ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute
+    ``samples`` / ``generator`` paths.
     """
     config = load_config(study_file)
     study = open_study(config, create=False)

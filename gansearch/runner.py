@@ -101,7 +101,7 @@ class Objective:
             trial.set_user_attr("train_s", round(notes.get("train_seconds", 0.0), 4))
             trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
             if notes.get("precision"):
-                trial.set_user_attr("precision", notes["precision"])
+                trial.set_user_attr("train_precision", notes["precision"])
             if g is not None:
                 saved = time.perf_counter()
                 self._save(trial, g, state, value, reported)

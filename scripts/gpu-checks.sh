@@ -51,7 +51,7 @@ if has quickstart; then
     >> "$OUT/quickstart.txt"
   python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
 print(df[['number', 'state', 'score', 'duration_s', 'setup_s', 'train_s', 'score_s', 'artifacts_s', 'step_mode',
-          'precision', 'graph_fallback', 'worker']].to_string())" >> "$OUT/quickstart.txt" 2>&1
+          'train_precision', 'graph_fallback', 'worker']].to_string())" >> "$OUT/quickstart.txt" 2>&1
 fi
 
 # 4. search quality (issue 6; only when named): best of 30 trials vs the DCGAN baseline, TPE vs random, pruning's

@@ -34,7 +34,7 @@ def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
     df = gansearch.trials_dataframe(path)  # where each trial's wall time went
     parts = df[["setup_s", "train_s", "score_s", "artifacts_s"]]
     assert (parts > 0).all().all() and (parts.sum(axis=1) <= df["duration_s"] + 0.05).all()
-    assert (df["precision"] == "fp32").all()
+    assert (df["train_precision"] == "fp32").all()
 
 
 def test_run_resumes_and_keeps_finished_trials(tiny_study):
