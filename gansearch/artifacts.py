@@ -5,6 +5,8 @@
 if the journal is ever lost). Every file is written to a temporary name, flushed, then renamed.
 """
 
+import contextlib
+import datetime
 import errno
 import io
 import json
@@ -50,9 +52,12 @@ def save_trial(folder: Path, generator: torch.nn.Module, seed: int, record: dict
 
 def trial_record(trial: optuna.Trial, state: TrialState, value: float | None, reported: dict[int, float],
                  paths: dict[str, str]) -> dict:
+    start = trial.datetime_start
     return {"number": trial.number, "state": state.name, "value": value, "params": trial.params,
             "distributions": {k: distribution_to_json(d) for k, d in trial.distributions.items()},
-            "intermediate_values": reported, "user_attrs": {**trial.user_attrs, **paths}}
+            "intermediate_values": reported, "user_attrs": {**trial.user_attrs, **paths},
+            "datetime_start": start.isoformat() if start else None,
+            "datetime_complete": datetime.datetime.now().isoformat()}
 
 
 def read_record(folder: Path) -> dict | None:
@@ -79,26 +84,46 @@ def set_aside_old_trials(output_dir: Path) -> Path | None:
 
 
 def restore_trials(study: optuna.Study, folder: Path, output_dir: Path) -> int:
-    """Add every finished trial recorded in ``folder/*/trial.json`` to ``study`` (in trial-number order),
-    its artifact paths pointing into ``folder``. Returns how many were restored."""
-    restored = 0
-    for path in sorted(folder.glob("*/trial.json")):
+    """Add the trials recorded in ``folder/*/trial.json`` to an empty ``study`` under their own numbers
+    (a number without a record becomes a failed trial saying so), their files pointing into ``folder``.
+    Returns how many were restored from records."""
+    records = {}
+    for path in folder.glob("*/trial.json"):
         record = read_record(path.parent)
-        try:
-            state = TrialState[record["state"]]
-            if state not in (TrialState.COMPLETE, TrialState.PRUNED):
-                continue
-            attrs = dict(record["user_attrs"])
-            for key in ("samples", "generator"):
-                if (path.parent / Path(attrs.get(key, "")).name).exists():
-                    attrs[key] = str((path.parent / Path(attrs[key]).name).relative_to(output_dir))
-            attrs["restored_from"] = str(path.parent.relative_to(output_dir))
-            study.add_trial(optuna.trial.create_trial(
-                state=state, value=record["value"] if state == TrialState.COMPLETE else None,
-                params=record["params"],
-                distributions={k: json_to_distribution(d) for k, d in record["distributions"].items()},
-                user_attrs=attrs, intermediate_values={int(k): v for k, v in record["intermediate_values"].items()}))
+        if isinstance(record, dict) and isinstance(record.get("number"), int):
+            records[record["number"]] = (path.parent, record)
+    restored = 0
+    for number in range(max(records, default=-1) + 1):
+        frozen = None
+        if number in records:
+            with contextlib.suppress(AttributeError, ValueError, KeyError, TypeError):  # damaged: a gap instead
+                frozen = _frozen(*records[number], output_dir)
+        if frozen is None:
+            frozen = optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={
+                "failure": "restored: no readable trial.json for this trial number"})
+        else:
             restored += 1
-        except (AttributeError, ValueError, KeyError, TypeError):  # a damaged or missing record: the others still count
-            continue
+        study.add_trial(frozen)
     return restored
+
+
+def _frozen(folder: Path, record: dict, output_dir: Path) -> optuna.trial.FrozenTrial:
+    state = TrialState[record["state"]]
+    attrs = dict(record["user_attrs"])
+    for key in ("samples", "generator"):
+        if key in attrs and (folder / Path(attrs[key]).name).exists():
+            attrs[key] = str((folder / Path(attrs[key]).name).relative_to(output_dir))
+    attrs["restored_from"] = str(folder.relative_to(output_dir))
+    steps = {int(k): float(v) for k, v in record["intermediate_values"].items()}
+    value = record["value"] if state == TrialState.COMPLETE else None
+    if state == TrialState.PRUNED and steps:  # as Optuna records a pruned trial: its last reported score
+        value = steps[max(steps)]
+    start, end = (datetime.datetime.fromisoformat(record[k]) if record.get(k) else None
+                  for k in ("datetime_start", "datetime_complete"))
+    distributions = {k: json_to_distribution(d) for k, d in record["distributions"].items()}
+    frozen = optuna.trial.FrozenTrial(
+        number=record["number"], state=state, value=value, datetime_start=start or end,
+        datetime_complete=end, params=record["params"], distributions=distributions, user_attrs=attrs,
+        system_attrs={}, intermediate_values=steps, trial_id=0)
+    frozen._validate()
+    return frozen

@@ -24,9 +24,9 @@ def edge(fn):
         debug = click.get_current_context().find_root().params.get("debug")
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("Interrupted: finished trials are kept; run the same command again to resume.", err=True)
-            sys.exit(130)
+            sys.exit(143 if exc.args and exc.args[0] == "SIGTERM" else 130)  # 128 + the signal's number
         except GansearchError as exc:
             if debug:
                 traceback.print_exc()

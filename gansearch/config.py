@@ -176,13 +176,37 @@ def load_config(path) -> StudyConfig:
         raise StudyConfigError(f"cannot read: {exc.strerror}", file=file) from None
     try:
         _check_expanded_size(yaml.compose(text, Loader=yaml.SafeLoader), file)
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StudyConfigError(f"malformed YAML: {where}{problem}", file=file) from None
     return config_from_dict(raw, file=file)
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, mark):
+        self.problem = f"duplicate key {key!r}: a key may appear once in a mapping"
+        self.problem_mark = mark
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (YAML says keys
+    are unique; PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the mapping constructor reports it
+                break
+            if duplicate:
+                raise _DuplicateKey(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _check_expanded_size(root, file) -> None:

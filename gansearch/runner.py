@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
 from .errors import ArtifactError, GansearchError, GansearchWarning
-from . import journal
-from .artifacts import is_disk_full, read_record, restore_trials, save_trial, set_aside_old_trials, trial_dir, trial_record
+from .artifacts import is_disk_full, save_trial, set_aside_old_trials, trial_dir, trial_record
+from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, check_workers, open_study, prepare, trial_seed
@@ -84,8 +84,8 @@ class Objective:
             state, value = TrialState.COMPLETE, metrics[objective]
             return value
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
-            if isinstance(exc, KeyboardInterrupt):
-                trial.set_user_attr("failure", "interrupted (Ctrl-C or SIGTERM)")
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
+                trial.set_user_attr("failure", f"interrupted ({exc.args[0] if exc.args else 'Ctrl-C'})")
             elif isinstance(exc, optuna.TrialPruned):
                 state = TrialState.PRUNED
             else:
@@ -198,26 +198,6 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     return open_study(cfg, create=False)
 
 
-def recover_storage(cfg) -> None:
-    """Before a run writes: repair a damaged journal, and rebuild an emptied one from the trials' records.
-    Each is said in one line; nothing finished is lost."""
-    if cfg.storage is not None:
-        return
-    fixed = journal.repair(cfg.journal_path)
-    if fixed is not None:
-        warnings.warn(fixed.message(), GansearchWarning, stacklevel=3)
-    if journal.has_records(cfg.journal_path):
-        return
-    old = set_aside_old_trials(cfg.output_dir)
-    if old is None:
-        return
-    study, _ = open_study(cfg, create=True, report_created=True)
-    restored = restore_trials(study, old, cfg.output_dir)
-    warnings.warn(f"{cfg.journal_path}: the journal was empty or missing but trials/ held an earlier run's "
-                  f"trials: moved them to {old.name}/ and restored {restored} finished trials from their "
-                  "trial.json records", GansearchWarning, stacklevel=3)
-
-
 def enqueue_baseline(study: optuna.Study, prepared: Prepared, created: bool = True) -> None:
     """A new study's trial 0 is the hand design (``baseline:``), trained like every other trial; it is
     enqueued again if an interrupted run left it failed. Only the run that created the study enqueues it
@@ -314,18 +294,7 @@ def fail_interrupted_trials(study, cfg):
     (the journal's last record was lost), else failed, with the reason."""
     if cfg.storage is not None:
         return
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        record = read_record(trial_dir(cfg.output_dir, t.number))
-        if record and record.get("state") in ("COMPLETE", "PRUNED"):
-            trial = optuna.Trial(study, t._trial_id)
-            for key, value in record.get("user_attrs", {}).items():
-                if key not in t.user_attrs:
-                    trial.set_user_attr(key, value)
-            if record["state"] == "COMPLETE":
-                study.tell(t.number, record["value"])
-            else:
-                study.tell(t.number, state=TrialState.PRUNED)
-            continue
+    for t in finish_recorded_trials(study, cfg):
         fail_trial(study, t, "interrupted: the run was killed mid-trial")
 
 

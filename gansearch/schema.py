@@ -29,12 +29,21 @@ import types
 import typing
 from typing import Any, Union
 
-from .config import LOSSES, MIN_SAMPLES, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig
+from .config import LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainSpace.loss": LOSSES,
          "TrainSpace.precision": PRECISIONS}
-MINIMUMS = {"ScoreConfig.samples": MIN_SAMPLES}
+BOUNDS = {  # (minimum, maximum) of a number, or of a list's numbers, read from config.py's limits
+    "StudyConfig.n_trials": (1, LIMITS["n_trials"]), "StudyConfig.workers": (1, LIMITS["workers"]),
+    "StudyConfig.seed": (0, 2**32 - 1), "ScoreConfig.feature_seed": (0, 2**32 - 1),
+    "DataConfig.resolution": (4, LIMITS["data.resolution"]), "TrainSpace.steps": (1, LIMITS["train.steps"]),
+    "TrainSpace.eval_every": (1, LIMITS["train.eval_every"]),
+    "ScoreConfig.samples": (MIN_SAMPLES, LIMITS["score.samples"]),
+    "NetSpace.kernels": (1, LIMITS["kernels"]), "NetSpace.strides": (1, LIMITS["strides"]),
+    "NetSpace.widths": (1, LIMITS["widths"]),
+}
+NAME = {"pattern": f"^[^/\\\\\\x00-\\x1f]{{1,{NAME_MAX}}}$", "not": {"enum": [".", ".."]}}  # a plain file name
 REST = {DataConfig: "options"}  # the field that collects a mapping's other keys (data: -> dataset options)
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}
 
@@ -56,8 +65,12 @@ def _object(cls, defs) -> dict:
             continue
         where = f"{cls.__name__}.{f.name}"
         prop = _field_schema(hints[f.name], where, f, defs)
-        if where in MINIMUMS:
-            prop["minimum"] = MINIMUMS[where]
+        if where in BOUNDS:
+            low, high = BOUNDS[where]
+            target = prop["items"] if prop.get("type") == "array" else prop
+            target.update(minimum=low, maximum=high)
+        if where == "StudyConfig.name":
+            prop.update(NAME)
         if where in comments:
             prop = {"description": comments[where], **prop}
         default = _default(f, hints[f.name])
@@ -106,7 +119,7 @@ def _schema(hint, defs) -> dict:
         return {"anyOf": branches}
     if origin is list:
         (item,) = typing.get_args(hint)
-        return {"type": "array", "items": _schema(item, defs), "minItems": 1}  # the loader refuses []
+        return {"type": "array", "items": _schema(item, defs), "minItems": 1, "maxItems": MAX_LIST}  # not []
     if origin is dict:
         _, item = typing.get_args(hint)
         return {"type": "object"} if item is Any else {"type": "object", "additionalProperties": _schema(item, defs)}
@@ -122,7 +135,7 @@ def _param(kind, enum, defs) -> dict:
 
     Its kind is its default's: ``64`` an integer, ``2e-4`` a number, ``"ns"`` a string."""
     one = {"enum": list(enum)} if enum else {"type": _JSON_TYPES.get(kind, ["number", "string"])}
-    branches = [one, {"type": "array", "items": one, "minItems": 1}]
+    branches = [one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_LIST}]
     if kind is not str:
         branches.append(_schema(typing.get_args(Param)[0], defs))
     return {"anyOf": branches}

@@ -26,7 +26,8 @@ from .config import StudyConfig, load_config
 from .dataset import REQUIRED, DataRequest
 from .devices import cuda_count, host_cores, max_workers, resolve_devices
 from . import journal
-from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
+from .recovery import finish_recorded_trials, recover_storage
+from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .scoring import Plan, resolve_plan
 from .space import SearchSpace
@@ -251,15 +252,8 @@ def make_storage(config: StudyConfig, reading: bool = False):
     """
     if config.storage is None:
         path = config.journal_path
-        if reading and journal.is_damaged(path):
-            fixed = None
-            if not journal.run_holds(config.output_dir / "run.lock"):
-                with contextlib.suppress(OSError):  # a full disk: read a repaired copy instead
-                    fixed = journal.repair(path)
-            if fixed is not None:
-                warnings.warn(fixed.message(), GansearchWarning, stacklevel=3)
-            elif journal.is_damaged(path):  # a run is writing to it, or it cannot be rewritten now
-                path = journal.readable_copy(path)
+        if reading and journal.is_damaged(path):  # a run is writing to it, or it could not be rewritten
+            path = journal.readable_copy(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     url = config.storage
@@ -342,14 +336,22 @@ def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_cre
     """The study's Optuna object: created (or resumed) for a run, or loaded for analysis. With
     ``report_created``, a pair (study, whether this call created it)."""
     if not create:
+        quiet = config.storage is None and not journal.run_holds(config.output_dir / "run.lock")
+        if quiet:  # no run writes to the journal: repair or rebuild it now (gansearch.recovery)
+            with contextlib.suppress(OSError):  # a full disk: read as it is
+                recover_storage(config, stacklevel=4)
         if not storage_exists(config):
             raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
                                 f"run `gansearch run {config.file}` first")
         try:
-            return optuna.load_study(study_name=config.name, storage=make_storage(config, reading=True),
-                                     sampler=make_sampler(config), pruner=make_pruner(config))
+            study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=True),
+                                      sampler=make_sampler(config), pruner=make_pruner(config))
         except KeyError:
             raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") from None
+        if quiet:
+            with contextlib.suppress(OSError):
+                finish_recorded_trials(study, config)
+        return study
     storage = make_storage(config)
     try:  # exactly one of several runs starting together on one database creates the study
         study = optuna.create_study(storage=storage, study_name=config.name, direction="minimize",

@@ -42,7 +42,20 @@ def sigterm_as_interrupt():
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+_PARENT = None  # in a worker: the pid of its run
+
+
+def _worker_interrupt(signum, frame):
+    """SIGTERM in a worker: from its run (passing on a SIGTERM), or from the kernel as the run died (the
+    new parent may take a moment to show)."""
+    for _ in range(10):
+        if _PARENT is not None and os.getppid() != _PARENT:
+            raise KeyboardInterrupt("the run was killed")
+        time.sleep(0.01)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def die_with_parent(parent: int) -> None:
@@ -66,7 +79,10 @@ def die_with_parent(parent: int) -> None:
 
 def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue, parent):
     """Entry point of a worker process (spawned: safe with CUDA and with torch's thread pools)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    global _PARENT
+    _PARENT = parent
+    signal.signal(signal.SIGTERM, _worker_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
     die_with_parent(parent)
     warnings.simplefilter("ignore", GansearchWarning)  # the run said them once already
     from .runner import _work
@@ -141,8 +157,9 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
                     bar.write(f"trial {t.number} failed: {t.user_attrs.get('failure', 'see log')}")
             time.sleep(0.5)
         _show(bar, study.get_trials(deepcopy=False))
-    except BaseException:  # Ctrl-C (the workers may have had it too) or SIGTERM: pass it on, briefly
-        stop(procs)
+    except BaseException as exc:  # Ctrl-C (the workers may have had it too) or SIGTERM: pass it on, briefly
+        term = isinstance(exc, KeyboardInterrupt) and exc.args == ("SIGTERM",)
+        stop(procs, sig=signal.SIGTERM if term else signal.SIGINT)
         if cfg.storage is None:  # the journal is this run's alone: nothing else is running these trials
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 fail_trial(study, t, "interrupted: the run was stopped mid-trial")
@@ -155,8 +172,8 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
     return errors[0] if errors else None
 
 
-def stop(procs, grace: float = STOP_GRACE_S) -> None:
-    """SIGINT to workers still alive after half a second (a Ctrl-C in a terminal reached them already),
+def stop(procs, grace: float = STOP_GRACE_S, sig=signal.SIGINT) -> None:
+    """``sig`` to workers still alive after half a second (a Ctrl-C in a terminal reached them already),
     then SIGKILL to those still alive after ``grace`` seconds."""
     deadline = time.monotonic() + 0.5
     for p in procs:
@@ -164,7 +181,7 @@ def stop(procs, grace: float = STOP_GRACE_S) -> None:
     alive = [p for p in procs if p.is_alive()]
     for p in alive:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(p.pid, signal.SIGINT)
+            os.kill(p.pid, sig)
     deadline = time.monotonic() + grace
     for p in alive:
         p.join(timeout=max(0.0, deadline - time.monotonic()))

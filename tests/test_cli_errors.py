@@ -67,6 +67,8 @@ BAD_INPUTS = {
     "sqlite_dir_missing": ({"storage": "sqlite:////nonexistent-gansearch/dir/x.db"},
                            ["storage: the SQLite database's folder /nonexistent-gansearch/dir does not exist"]),
     "not_a_mapping": ("- just\n- a list\n", ["expected a mapping of study settings, got a list"]),
+    "duplicate_key": ("name: t\nn_trials: 3\ndata: {name: digits, resolution: 16}\nn_trials: 6\n",
+                      ["malformed YAML: line 4, column 1: duplicate key 'n_trials'"]),
 }
 
 
@@ -129,7 +131,7 @@ def test_ctrl_c_says_finished_trials_are_kept(tiny_study, interrupt_trial):
     import gansearch
 
     df = gansearch.trials_dataframe(path)
-    assert list(df["state"]) == ["complete", "fail"] and df.loc[1, "failure"] == "interrupted (Ctrl-C or SIGTERM)"
+    assert list(df["state"]) == ["complete", "fail"] and df.loc[1, "failure"] == "interrupted (Ctrl-C)"
 
 
 def test_skipped_images_are_one_warning_line(tmp_path, monkeypatch, write_study):

@@ -103,18 +103,32 @@ def test_a_torn_record_glued_to_a_whole_one_keeps_the_whole_one():
     assert damaged == 1 and first == 1 and records[-1] == whole
 
 
-def test_an_emptied_journal_restores_finished_trials_and_never_overwrites_their_files(copy_of):
+@pytest.mark.parametrize("how", ["emptied", "deleted"])
+def test_a_lost_journal_is_rebuilt_from_the_trial_records_and_no_file_is_overwritten(copy_of, how):
     path, log = copy_of
-    old_png = (log.parent / "trials" / "00000" / "samples.png").read_bytes()
-    log.write_bytes(b"")
-    with pytest.warns(gansearch.GansearchWarning, match="restored 2 finished trials"):
-        gansearch.run_study(path, n_trials=3, progress=False)
-    df = gansearch.trials_dataframe(path)
-    assert list(df["state"]) == ["complete"] * 3
+    before = gansearch.trials_dataframe(path)
+    old_png = (log.parent / "trials" / "00001" / "samples.png").read_bytes()
+    log.write_bytes(b"") if how == "emptied" else log.unlink()
+    with pytest.warns(gansearch.GansearchWarning, match="rebuilt 2 trials"):
+        df = gansearch.trials_dataframe(path)  # any command rebuilds it, numbers and scores kept
+    assert list(df["state"]) == ["complete"] * 2 and list(df["score"]) == list(before["score"])
+    assert (df["duration_s"] > 0).all() and list(df["lr_g"]) == list(before["lr_g"])
     moved = list(log.parent.glob("trials-before-*"))
-    assert len(moved) == 1 and (moved[0] / "00000" / "samples.png").read_bytes() == old_png
-    assert df.loc[0, "samples"].startswith(str(log.parent / moved[0].name))  # restored trials point there
-    gansearch.load_generator(path, 0)  # and their weights still load
+    assert len(moved) == 1 and (moved[0] / "00001" / "samples.png").read_bytes() == old_png
+    assert df.loc[1, "samples"] == str(moved[0] / "00001" / "samples.png")  # restored trials point there
+    gansearch.load_generator(path, 1)  # and their weights still load
+    gansearch.run_study(path, n_trials=3, progress=False)  # the study goes on, new files in trials/
+    assert list(gansearch.trials_dataframe(path)["state"]) == ["complete"] * 3
+    assert (log.parent / "trials" / "00002" / "samples.png").exists()
+
+
+def test_a_torn_final_record_is_finished_from_the_trial_record_by_any_command(copy_of):
+    path, log = copy_of
+    lines = log.read_bytes().splitlines(keepends=True)
+    last_state = max(i for i, line in enumerate(lines) if b'"op_code":6' in line)  # trial 1's final state
+    log.write_bytes(b"".join(lines[:last_state]))
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["complete", "complete"] and df.loc[1, "score"] == pytest.approx(df.loc[1, "fd"])
 
 
 def test_a_new_study_moves_an_earlier_studys_files_aside(copy_of):
@@ -184,8 +198,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_storage_readable(
             monkeypatch.setattr(runner, "save_trial", save)
         result = CliRunner().invoke(cli, ["run", "--no-progress", str(path)])
         assert result.exit_code == 1 and result.output.strip(), (result.output, result.exception, result.stderr)
-        last = result.output.strip().splitlines()[-1]
-        assert last.startswith("Error: ") and "the disk is full" in last and "No space left on device" in last
+        (error,) = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+        assert "the disk is full" in error and "No space left on device" in error
         assert "Traceback" not in result.output
         df = gansearch.trials_dataframe(path)  # the storage is readable, finished trials kept
         complete = df[df["state"] == "complete"]
@@ -264,11 +278,14 @@ def test_workers_never_outlive_their_run(long_study, sig):
     os.kill(proc.pid, sig)
     proc.wait(timeout=30)
     assert wait_for(lambda: not any(alive(w) for w in workers), 10), "workers outlived their run"
+    df = gansearch.trials_dataframe(long_study)
+    failures = df.loc[df["state"] == "fail", "failure"]
     if sig == signal.SIGTERM:  # like Ctrl-C: the running trials were recorded as failed, with the reason
-        assert proc.returncode == 130, proc.stdout.read()
-        df = gansearch.trials_dataframe(long_study)
-        assert (df["state"] == "running").sum() == 0
-        assert df.loc[df["state"] == "fail", "failure"].str.contains("interrupted").all()
+        assert proc.returncode == 143, proc.stdout.read()
+        assert (df["state"] == "running").sum() == 0 and len(failures) >= 1
+        assert (failures == "interrupted (SIGTERM)").all(), failures
+    else:  # the workers heard of their run's death and said so
+        assert (failures == "interrupted (the run was killed)").all() and len(failures) >= 1, failures
 
 
 def test_sigint_to_the_run_alone_stops_it_within_5_seconds(long_study):

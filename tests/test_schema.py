@@ -16,7 +16,7 @@ from gansearch import config
 from gansearch.cli import cli
 from gansearch.config import _TRAIN_RULES, StudyConfig, TrainSpace, config_from_dict
 from gansearch.errors import StudyConfigError
-from gansearch.schema import ENUMS, MINIMUMS, REST, _object, study_schema
+from gansearch.schema import BOUNDS, ENUMS, REST, _object, study_schema
 
 ROOT = Path(__file__).parents[1]
 README_STUDY = next(body for body in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
@@ -67,6 +67,13 @@ BAD = {  # refused by the loader (its key) and by the schema (at that key or its
     "loss_range": ({"train.loss": {"low": 1, "high": 2}}, "train.loss"),
     "too_few_samples": ({"score.samples": 16}, "score.samples"),
     "data_options_key": ({"data.options": {"path": "x"}}, "data.options"),
+    "huge_width": ({"generator.widths": [100_000_000]}, "generator.widths.0"),
+    "name_dotdot": ({"name": ".."}, "name"),
+    "name_slash": ({"name": "a/b"}, "name"),
+    "name_too_long": ({"name": "x" * 101}, "name"),
+    "absurd_workers": ({"workers": 100_000}, "workers"),
+    "resolution_too_big": ({"data.resolution": 4096}, "data.resolution"),
+    "too_many_widths": ({"discriminator.widths": list(range(1, 101))}, "discriminator.widths"),
 }
 
 
@@ -127,8 +134,8 @@ def test_every_default_in_the_schema_is_accepted_by_the_loader(schema):
             config_from_dict(with_changes({path: prop["default"]}))
 
 
-def test_enums_and_minimums_name_real_fields():
-    for where in [*ENUMS, *MINIMUMS]:
+def test_enums_and_bounds_name_real_fields():
+    for where in [*ENUMS, *BOUNDS]:
         cls, name = where.split(".")
         assert name in {f.name for f in dataclasses.fields(getattr(config, cls))}, where
 
@@ -153,7 +160,8 @@ def test_a_new_dataclass_field_and_its_comment_show_up():
         "description": "Something new.", "type": "object", "required": ["size"], "additionalProperties": False,
         "properties": {"size": {"description": "how big", "type": "integer"},
                        "mode": {"description": "how: fast or slow", "type": ["string", "null"], "default": "fast"},
-                       "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "default": ["a"]}}}
+                       "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64,
+                                "default": ["a"]}}}
 
 
 def test_top_level_keys_are_described(schema):
