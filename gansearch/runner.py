@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
 from .errors import ArtifactError, GansearchError, GansearchWarning
+from . import journal
 from .artifacts import is_disk_full, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
@@ -162,6 +163,8 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
+    if cfg.storage is None and journal.run_holds(cfg.output_dir / "run.lock"):
+        raise _already_running(cfg)  # said before the score is prepared; run_lock below decides for sure
     if progress:
         print(f"preparing the score: extractors {', '.join(prepared.plan.extractors)} (once per study; cached)",
               file=out)
@@ -281,12 +284,16 @@ def run_lock(cfg):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise GansearchError(f"{cfg.file}: another `gansearch run` is running this study "
-                                 f"(lock {cfg.output_dir / 'run.lock'}); add workers with `workers:` instead") from None
+            raise _already_running(cfg) from None
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _already_running(cfg) -> GansearchError:
+    return GansearchError(f"{cfg.file}: another `gansearch run` is running this study (lock "
+                          f"{cfg.output_dir / 'run.lock'}); add workers with `workers:` instead")
 
 
 def fail_interrupted_trials(study, cfg):

@@ -156,8 +156,9 @@ def check_output(config: StudyConfig) -> None:
             with tempfile.TemporaryFile(dir=probe_in):
                 pass
         except OSError as exc:
-            raise StudyConfigError(f"cannot write in {probe_in}: {exc.strerror or exc}", file=config.file,
-                                   key=key) from None
+            what = f"write in {probe_in}" if probe_in == folder or folder in probe_in.parents else \
+                f"create the output folder {folder} in {probe_in}"
+            raise StudyConfigError(f"cannot {what}: {exc.strerror or exc}", file=config.file, key=key) from None
     db = sqlite_path(config.storage) if config.storage else None
     if db is not None and not db.resolve().parent.is_dir():
         raise StudyConfigError(f"the SQLite database's folder {db.resolve().parent} does not exist; create it "
