@@ -334,3 +334,16 @@ def test_two_runs_on_one_sqlite_study_never_propose_the_same_trial(tiny_study, t
     assert df["worker"].nunique() == 2 and (df["state"] == "complete").sum() >= 8
     params = params_of(path)
     assert len(params) == len(set(params)), "two trials with identical parameters"
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "generator.pt"
+    target.write_bytes(b"the old weights")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        journal.write_atomically(target, b"new weights, half written")
+    assert target.read_bytes() == b"the old weights" and [p.name for p in tmp_path.iterdir()] == ["generator.pt"]
