@@ -182,6 +182,8 @@ def load_config(path) -> StudyConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StudyConfigError(f"malformed YAML: {where}{problem}", file=file) from None
+    except RecursionError:
+        raise StudyConfigError("malformed YAML: nested too deeply", file=file) from None
     return config_from_dict(raw, file=file)
 
 
@@ -198,6 +200,8 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden here
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen

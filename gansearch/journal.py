@@ -10,8 +10,11 @@ Records are replayed before the repair is accepted; should dropping a damaged li
 (a record naming a trial whose creation was torn), the journal is cut just before the damage instead.
 """
 
+import atexit
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -137,6 +140,7 @@ def readable_copy(path: Path) -> Path:
     """A repaired copy of a damaged journal in a temporary folder, for reading while a run writes."""
     records, _, _ = repaired_records(Path(path).read_bytes())
     folder = Path(tempfile.mkdtemp(prefix="gansearch-journal-"))
+    atexit.register(shutil.rmtree, folder, True)
     copy = folder / "journal.log"
     copy.write_bytes(b"".join(r + b"\n" for r in records))
     return copy
@@ -147,16 +151,45 @@ def has_records(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0 and bool(scan(path.read_bytes())[0])
 
 
-def run_holds(lock: Path) -> bool:
-    """Whether a ``gansearch run`` holds ``lock`` (the study's run.lock) right now."""
+try:
     import fcntl
+except ImportError:  # Windows: no advisory locks; readers then never repair (a run does)
+    fcntl = None
 
-    if not lock.exists():
+
+def run_holds(lock: Path, patience: float = 2.0) -> bool:
+    """Whether a ``gansearch run`` holds ``lock`` (the study's run.lock): held for ``patience`` seconds,
+    so a reader repairing the journal for a moment is not taken for a run."""
+    if fcntl is None or not lock.exists():
         return False
+    deadline = time.monotonic() + patience
     with open(lock) as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return True
+                time.sleep(0.1)
+                continue
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+
+@contextlib.contextmanager
+def hold(lock: Path):
+    """The study's run.lock, exclusively, for a reader about to repair the journal: yields True if it got
+    it (no run writes, and none starts until the block ends), False otherwise (a run is writing)."""
+    if fcntl is None or not lock.parent.is_dir():  # no locks here, or no output folder yet: nothing to repair
+        yield False
+        return
+    with open(lock, "a") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

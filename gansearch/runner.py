@@ -20,7 +20,7 @@ from .artifacts import is_disk_full, save_trial, set_aside_old_trials, trial_dir
 from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
-from .study import Prepared, check_workers, open_study, prepare, trial_seed
+from .study import Prepared, check_output, check_workers, open_study, prepare, trial_seed
 from .trainer import memory_format, train
 from .workers import sigterm_as_interrupt, supervise
 
@@ -136,8 +136,8 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     run like Ctrl-C: running trials are recorded as failed, finished ones are kept.
     """
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
-    if workers is not None:
-        check_workers(prepared.config, workers)
+    check_workers(prepared.config, workers or prepared.config.workers)  # what this run will start, here
+    check_output(prepared.config)  # writable before anything trains
     try:
         return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose)
     except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
@@ -280,11 +280,16 @@ def run_lock(cfg):
         yield
         return
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    with open(cfg.output_dir / "run.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _already_running(cfg) from None
+    with open(cfg.output_dir / "run.lock", "a") as lock:
+        deadline = time.monotonic() + 2.0  # a reader may hold it a moment to repair the journal
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _already_running(cfg) from None
+                time.sleep(0.1)
         try:
             yield
         finally:

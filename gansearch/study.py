@@ -77,9 +77,7 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
     baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
     check_device(config)
-    check_workers(config, config.workers)
     check_storage(config)
-    check_output(config)
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
     if load_data:
         request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
@@ -333,25 +331,29 @@ def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
                                file=config.file, key=key)
 
 
-def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_created: bool = False):
-    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis. With
+def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_created: bool = False,
+               recover: bool = True):
+    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis (``recover``:
+    first repair the journal if no run is writing to it; see ``gansearch.recovery``). With
     ``report_created``, a pair (study, whether this call created it)."""
     if not create:
-        quiet = config.storage is None and not journal.run_holds(config.output_dir / "run.lock")
-        if quiet:  # no run writes to the journal: repair or rebuild it now (gansearch.recovery)
-            with contextlib.suppress(OSError):  # a full disk: read as it is
-                recover_storage(config, stacklevel=4)
-        if not storage_exists(config):
-            raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
-                                f"run `gansearch run {config.file}` first")
-        try:
-            study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=True),
-                                      sampler=make_sampler(config), pruner=make_pruner(config))
-        except KeyError:
-            raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") from None
-        if quiet:
-            with contextlib.suppress(OSError):
-                finish_recorded_trials(study, config)
+        lock = config.output_dir / "run.lock"
+        with journal.hold(lock) if recover and config.storage is None else contextlib.nullcontext(False) as quiet:
+            if quiet:  # no run writes to the journal, and none can start meanwhile: repair or rebuild it
+                with contextlib.suppress(OSError):  # a full disk: read as it is
+                    recover_storage(config, stacklevel=5)
+            if not storage_exists(config):
+                raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
+                                    f"run `gansearch run {config.file}` first")
+            try:
+                study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=recover),
+                                          sampler=make_sampler(config), pruner=make_pruner(config))
+            except KeyError:
+                raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") \
+                    from None
+            if quiet:
+                with contextlib.suppress(OSError):
+                    finish_recorded_trials(study, config)
         return study
     storage = make_storage(config)
     try:  # exactly one of several runs starting together on one database creates the study

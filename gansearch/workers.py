@@ -14,6 +14,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import socket
 import threading
 import time
 import warnings
@@ -23,6 +24,7 @@ from optuna.trial import TrialState
 
 from .errors import GansearchWarning
 
+INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped it
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
 PR_SET_PDEATHSIG = 1
@@ -66,7 +68,7 @@ def die_with_parent(parent: int) -> None:
             if os.getppid() != parent:  # it ended before we asked
                 os.kill(os.getpid(), signal.SIGTERM)
             return
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux (Windows: no CDLL(None))
         pass
 
     def watch():
@@ -92,7 +94,7 @@ def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queu
     try:
         queue.put((index, _work(prepare(path, entry_points=entry_points), slot, index, target, timeout)))
     except KeyboardInterrupt:
-        queue.put((index, None))
+        queue.put((index, INTERRUPTED))
     except BaseException as exc:  # noqa: BLE001 - reported by the supervisor, one line
         queue.put((index, f"worker {index} on {slot.device} stopped: {type(exc).__name__}: {exc}"))
 
@@ -121,12 +123,14 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
         proc.start()
         return proc
 
-    procs = [start(i) for i in range(len(slots))]
+    study = open_study(cfg, create=False, recover=False)  # this run holds the lock and recovered the storage
+    procs = []
     restarts = [0] * len(slots)
-    study = open_study(cfg, create=False)
     seen_failed = set()
     results = {}
+    tag = f"{socket.gethostname()}:"
     try:
+        procs = [start(i) for i in range(len(slots))]
         while len(results) < len(procs):
             while not queue.empty():
                 index, result = queue.get()
@@ -137,7 +141,7 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
                 proc.join()
                 why = describe_exit(proc.exitcode)
                 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                    if t.user_attrs.get("worker", "").split(":")[-1].startswith(f"{proc.pid}@"):
+                    if t.user_attrs.get("worker", "").startswith(f"{tag}{proc.pid}@"):
                         fail_trial(study, t, f"its worker was {why} mid-trial; the trial is queued again")
                         keep = {k: t.user_attrs[k] for k in ("baseline",) if k in t.user_attrs}
                         study.enqueue_trial(t.params, user_attrs={**keep, "rerun_of": t.number})
@@ -168,14 +172,16 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
         proc.join(timeout=60)
         if proc.is_alive():
             proc.kill()
+    if INTERRUPTED in results.values():  # Ctrl-C reached the workers but not this process (started with `&`)
+        raise KeyboardInterrupt
     errors = [r for r in results.values() if r]
     return errors[0] if errors else None
 
 
 def stop(procs, grace: float = STOP_GRACE_S, sig=signal.SIGINT) -> None:
-    """``sig`` to workers still alive after half a second (a Ctrl-C in a terminal reached them already),
-    then SIGKILL to those still alive after ``grace`` seconds."""
-    deadline = time.monotonic() + 0.5
+    """``sig`` to workers still alive after a second (a Ctrl-C in a terminal reached them already, and
+    they are recording their trials), then SIGKILL to those still alive after ``grace`` seconds."""
+    deadline = time.monotonic() + 1.0
     for p in procs:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
     alive = [p for p in procs if p.is_alive()]

@@ -68,6 +68,7 @@ BAD_INPUTS = {
     "sqlite_dir_missing": ({"storage": "sqlite:////nonexistent-gansearch/dir/x.db"},
                            ["storage: the SQLite database's folder /nonexistent-gansearch/dir does not exist"]),
     "not_a_mapping": ("- just\n- a list\n", ["expected a mapping of study settings, got a list"]),
+    "deep_nesting": ("name: t\nx: " + "[" * 5000 + "]" * 5000 + "\n", ["malformed YAML: nested too deeply"]),
     "duplicate_key": ("name: t\nn_trials: 3\ndata: {name: digits, resolution: 16}\nn_trials: 6\n",
                       ["malformed YAML: line 4, column 1: duplicate key 'n_trials'"]),
 }

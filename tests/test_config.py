@@ -202,6 +202,14 @@ def test_valid_study_prepares(write_study):
     assert p.space.nets["generator"].block_options["upsample_conv"] == {"mode": ("nearest", "bilinear")}
 
 
+def test_yaml_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\ndata: {name: digits, resolution: 16}\ngenerator: &g {blocks: [deconv], widths: [32, 64]}\n"
+                    "discriminator: {<<: *g, blocks: [conv], widths: [64]}\n")
+    c = load_config(path)
+    assert c.discriminator.blocks == ["conv"] and c.discriminator.widths == [64]
+
+
 # -- property: whatever YAML arrives, the loader answers with a config or one error line ------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
