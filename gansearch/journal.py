@@ -35,7 +35,8 @@ class Repair:
     cut: int = 0  # intact records after the damage dropped because they could not be replayed without it
 
     def message(self) -> str:
-        cut = f", {self.cut} records after it could not be replayed and were dropped" if self.cut else ""
+        cut = (f", {self.cut} records after a damaged one that may have created a trial were dropped (their trials "
+               "come back from trial.json)") if self.cut else ""
         return (f"{self.path}: repaired a damaged journal: kept {self.kept} intact records, set aside "
                 f"{self.damaged} damaged piece(s){cut}; the original is in {self.backup}")
 
@@ -49,9 +50,23 @@ def _record(line: bytes) -> dict | None:
     return record if ok else None
 
 
+STRUCTURAL = (0, 4)  # create_study, create_trial: records that number what follows them
+
+
+def _may_number(piece: bytes) -> bool:
+    """Whether a damaged piece may be a torn record that creates a study or a trial (dropping one would
+    shift the numbers of every later trial). Garbage, and torn records of other kinds, do not."""
+    piece = piece.lstrip()
+    if not (RECORD_START.startswith(piece[:len(RECORD_START)]) or piece.startswith(RECORD_START)):
+        return False  # not the start of a record Optuna wrote
+    digits = piece[len(RECORD_START):len(RECORD_START) + 3].split(b",")[0]
+    return not (piece.startswith(RECORD_START) and digits.isdigit() and b"," in piece[len(RECORD_START):]
+                and int(digits) not in STRUCTURAL)
+
+
 def scan(data: bytes) -> tuple[list[bytes], int, int | None]:
     """Intact records, the number of damaged pieces, and the index (in intact records) of the first
-    damage, or None when there is none."""
+    damage that may have created a study or trial, or None when there is none."""
     lines = data.split(b"\n")
     tail = lines.pop()  # after the last newline: empty when the last record is whole
     good, damaged, first = [], 0, None
@@ -62,16 +77,17 @@ def scan(data: bytes) -> tuple[list[bytes], int, int | None]:
             good.append(line)
             continue
         damaged += 1
-        first = len(good) if first is None else first
         start = line.find(RECORD_START, 1)  # a whole record glued to the torn end of another?
+        torn = line if start == -1 else line[:start]
+        if first is None and _may_number(torn):
+            first = len(good)
         while start != -1:
             if _record(line[start:]) is not None:
                 good.append(line[start:])
                 break
             start = line.find(RECORD_START, start + 1)
-    if tail.strip():
+    if tail.strip():  # a torn last record: nothing follows it to renumber
         damaged += 1
-        first = len(good) if first is None else first
     return good, damaged, first
 
 
@@ -96,11 +112,18 @@ def replays(records: list[bytes]) -> bool:
 
 
 def repaired_records(data: bytes) -> tuple[list[bytes], int, int]:
-    """(records to keep, damaged pieces, records cut because they did not replay without the damage)."""
+    """(records to keep, damaged pieces, records cut after a damaged piece that may have created a trial:
+    kept, they would be applied to the wrong trials). Trials cut this way keep their trial.json records
+    and are added back by ``gansearch.recovery``."""
     good, damaged, first = scan(data)
-    if damaged == 0 or replays(good):
-        return good, damaged, 0
-    return good[:first], damaged, len(good) - first
+    if first is not None:
+        good, cut = good[:first], len(good) - first
+    else:
+        cut = 0
+    if not replays(good):  # should not happen: keep what replays
+        while good and not replays(good):
+            good, cut = good[:-1], cut + 1
+    return good, damaged, cut
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -144,6 +167,14 @@ def readable_copy(path: Path) -> Path:
     copy = folder / "journal.log"
     copy.write_bytes(b"".join(r + b"\n" for r in records))
     return copy
+
+
+def trial_count(path: Path) -> int:
+    """How many trials the journal creates (its create_trial records)."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_bytes().split(b"\n") if line.startswith(RECORD_START + b"4,"))
 
 
 def has_records(path: Path) -> bool:

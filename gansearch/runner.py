@@ -20,7 +20,7 @@ from .artifacts import is_disk_full, save_trial, set_aside_old_trials, trial_dir
 from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
-from .study import Prepared, check_output, check_workers, open_study, prepare, trial_seed
+from .study import Prepared, check_output, check_workers, fingerprint, open_study, prepare, trial_seed
 from .trainer import memory_format, train
 from .workers import sigterm_as_interrupt, supervise
 
@@ -116,7 +116,8 @@ class Objective:
         names = {"samples": str((folder / "samples.png").relative_to(root)),
                  "generator": str((folder / "generator.pt").relative_to(root))}
         try:
-            save_trial(folder, g, self.p.config.seed, trial_record(trial, state, value, reported, names))
+            record = {**trial_record(trial, state, value, reported, names), "fingerprint": fingerprint(self.p.config)}
+            save_trial(folder, g, self.p.config.seed, record)
         except OSError as exc:
             reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
             trial.set_user_attr("failure", reason)

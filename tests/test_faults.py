@@ -110,16 +110,43 @@ def test_a_lost_journal_is_rebuilt_from_the_trial_records_and_no_file_is_overwri
     old_png = (log.parent / "trials" / "00001" / "samples.png").read_bytes()
     log.write_bytes(b"") if how == "emptied" else log.unlink()
     with pytest.warns(gansearch.GansearchWarning, match="rebuilt 2 trials"):
-        df = gansearch.trials_dataframe(path)  # any command rebuilds it, numbers and scores kept
+        df = gansearch.trials_dataframe(path)  # any command rebuilds it, numbers, scores, times and files kept
     assert list(df["state"]) == ["complete"] * 2 and list(df["score"]) == list(before["score"])
     assert (df["duration_s"] > 0).all() and list(df["lr_g"]) == list(before["lr_g"])
-    moved = list(log.parent.glob("trials-before-*"))
-    assert len(moved) == 1 and (moved[0] / "00001" / "samples.png").read_bytes() == old_png
-    assert df.loc[1, "samples"] == str(moved[0] / "00001" / "samples.png")  # restored trials point there
-    gansearch.load_generator(path, 1)  # and their weights still load
-    gansearch.run_study(path, n_trials=3, progress=False)  # the study goes on, new files in trials/
+    assert list(df["samples"]) == list(before["samples"])
+    gansearch.load_generator(path, 1)  # their weights still load
+    gansearch.run_study(path, n_trials=3, progress=False)  # the study goes on; new trials, new files
     assert list(gansearch.trials_dataframe(path)["state"]) == ["complete"] * 3
+    assert (log.parent / "trials" / "00001" / "samples.png").read_bytes() == old_png
     assert (log.parent / "trials" / "00002" / "samples.png").exists()
+
+
+def test_a_lost_journal_beside_an_earlier_studys_files_moves_them_aside(copy_of):
+    path, log = copy_of
+    log.unlink()
+    path.write_text(path.read_text().replace("widths: [8, 16]", "widths: [8, 12]"))  # another search space
+    with pytest.warns(gansearch.GansearchWarning, match="earlier study with another search space"):
+        gansearch.run_study(path, n_trials=1, progress=False)
+    moved = list(log.parent.glob("trials-before-*"))
+    assert len(moved) == 1 and (moved[0] / "00001" / "trial.json").exists()
+    assert len(gansearch.trials_dataframe(path)) == 1
+
+
+def test_a_torn_record_that_created_a_trial_cuts_the_journal_and_the_trial_comes_back(copy_of):
+    path, log = copy_of
+    lines = log.read_bytes().splitlines(keepends=True)
+    second = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4,')][1]  # creates trial 1
+    lines[second] = lines[second][:20]  # torn; the next record is glued to it
+    log.write_bytes(b"".join(lines))
+    with pytest.warns(gansearch.GansearchWarning) as seen:
+        df = gansearch.trials_dataframe(path)
+    messages = " ".join(str(w.message) for w in seen)
+    assert "may have created a trial were dropped" in messages and "added back as new trials (1)" in messages
+    assert list(df["state"]) == ["complete", "complete"]
+    assert df.loc[1, "restored_from"].startswith("trials-adopted-")
+    gansearch.load_generator(path, 1)
+    gansearch.run_study(path, n_trials=3, progress=False)  # new trial 2 writes trials/00002, over nothing
+    assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 3
 
 
 def test_a_torn_final_record_is_finished_from_the_trial_record_by_any_command(copy_of):
