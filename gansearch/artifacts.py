@@ -97,7 +97,7 @@ def restore_trials(study: optuna.Study, folder: Path, output_dir: Path) -> int:
         frozen = None
         if number in records:
             with contextlib.suppress(AttributeError, ValueError, KeyError, TypeError):  # damaged: a gap instead
-                frozen = _frozen(*records[number], output_dir)
+                frozen = frozen_trial(*records[number], output_dir)
         if frozen is None:
             frozen = optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={
                 "failure": "restored: no readable trial.json for this trial number"})
@@ -107,7 +107,7 @@ def restore_trials(study: optuna.Study, folder: Path, output_dir: Path) -> int:
     return restored
 
 
-def _frozen(folder: Path, record: dict, output_dir: Path) -> optuna.trial.FrozenTrial:
+def frozen_trial(folder: Path, record: dict, output_dir: Path) -> optuna.trial.FrozenTrial:
     state = TrialState[record["state"]]
     attrs = dict(record["user_attrs"])
     for key in ("samples", "generator"):

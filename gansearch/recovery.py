@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from . import journal
-from .artifacts import _frozen, read_record, restore_trials, set_aside_old_trials, trial_dir
+from .artifacts import frozen_trial, read_record, restore_trials, set_aside_old_trials, trial_dir
 from .errors import GansearchWarning
 
 
@@ -104,7 +104,7 @@ def adopt(cfg, orphans, stacklevel: int) -> None:
         target = folder / path.name
         path.rename(target)
         try:
-            study.add_trial(_frozen(target, record, cfg.output_dir))
+            study.add_trial(frozen_trial(target, record, cfg.output_dir))
             added += 1
         except (AttributeError, ValueError, KeyError, TypeError):  # a damaged record: its files stay moved
             continue
