@@ -27,7 +27,7 @@ from .dataset import REQUIRED, DataRequest
 from .devices import cuda_count, host_cores, max_workers, resolve_devices
 from . import journal
 from .recovery import finish_recorded_trials, recover_storage
-from .errors import DatasetError, PluginError, StudyConfigError, StudyNotFound
+from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .scoring import Plan, resolve_plan
 from .space import SearchSpace
@@ -91,6 +91,11 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
         except Exception as exc:  # noqa: BLE001 - a bad option type or a plugin bug: still one line
             raise StudyConfigError(f"dataset {dataset.name!r} (plugin {plugin!r}) failed to load: "
                                    f"{type(exc).__name__}: {exc}", file=file, key="data") from None
+        n = len(prepared.data)
+        if n < config.score.samples:
+            warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
+                          "every score compares against these few, so scores are noisy (standard errors show how "
+                          "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=2)
     return prepared
 
 

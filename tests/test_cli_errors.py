@@ -153,7 +153,9 @@ def test_skipped_images_are_one_warning_line(tmp_path, monkeypatch, write_study)
     path = write_study({"data": {"name": "folder", "resolution": 16, "path": "images"}})
     result = invoke(tmp_path, monkeypatch, "evaluate", str(path), "--images", str(tmp_path / "none"))
     assert result.exit_code == 2, result.output
-    assert result.stderr.splitlines() == [
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
         f"Warning: folder dataset: skipped 3 unreadable images of 7 under {images} "
-        f"(first: {images / 'bad0.png'}: cannot identify image file); set data.on_error: fail to stop instead",
-        f"Error: {path}: --images: {tmp_path / 'none'} does not exist"]
+        f"(first: {images / 'bad0.png'}: cannot identify image file); set data.on_error: fail to stop instead")
+    assert lines[1].startswith(f"Warning: {path}: the dataset has 4 images, fewer than score.samples (1024)")
+    assert lines[2:] == [f"Error: {path}: --images: {tmp_path / 'none'} does not exist"]

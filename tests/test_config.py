@@ -247,3 +247,17 @@ def test_random_yaml_documents_load_or_fail_in_one_line(tmp_path, document):
 @given(text=st.text(alphabet=st.sampled_from(list("abnme:{}[]-&*!|>'\"#,.0123456789 \n\t%@`?")), max_size=120))
 def test_random_yaml_text_loads_or_fails_in_one_line(tmp_path, text):
     loads_or_one_line(tmp_path, text)
+
+
+def test_a_dataset_smaller_than_score_samples_is_one_warning(write_study):
+    import warnings
+
+    import gansearch
+
+    small = write_study({"data": {"name": "shapes", "resolution": 16, "count": 100}, "score": {"samples": 256}})
+    with pytest.warns(gansearch.GansearchWarning, match="the dataset has 100 images, fewer than score.samples"):
+        prepare(small)
+    enough = write_study({"data": {"name": "shapes", "resolution": 16, "count": 300}, "score": {"samples": 256}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gansearch.GansearchWarning)
+        prepare(enough)
