@@ -69,13 +69,13 @@ def _sync(device):
 
 
 def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device, seed: int) -> float:
-    """The classic loop; returns seconds for ``cfg.steps`` steps."""
+    """The classic loop; returns seconds for ``cfg.steps`` steps, building the pair included (as for (b))."""
+    _sync(device)
+    started = time.perf_counter()
     g, d = _pair(spec, device, seed)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loader = DataLoader(TensorDataset(data_cpu), batch_size=cfg.batch_size, shuffle=True, drop_last=True)
-    _sync(device)
-    started = time.perf_counter()
     step = 0
     while step < cfg.steps:
         for (real,) in loader:
