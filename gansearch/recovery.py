@@ -85,8 +85,13 @@ def _new_study(cfg, path) -> optuna.Study:
 
     from .study import check_unchanged
 
-    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))), study_name=cfg.name,
-                                direction="minimize")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line beside the warning
+    try:
+        study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))), study_name=cfg.name,
+                                    direction="minimize")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     check_unchanged(study, cfg)  # records the study's fingerprint
     return study
 
@@ -108,21 +113,31 @@ def adopt(cfg, orphans, stacklevel: int) -> None:
             added += 1
         except (AttributeError, ValueError, KeyError, TypeError):  # a damaged record: its files stay moved
             continue
-    warnings.warn(f"{cfg.journal_path}: {len(orphans)} trial records beyond the journal's trials (lost by a repair) "
-                  f"were added back as new trials ({added}); their files are in {folder.name}/",
+    warnings.warn(f"{cfg.journal_path}: {len(orphans)} trial record(s) beyond the journal's trials (cut by a repair) "
+                  f"were added back as {added} new trial(s); their files are in {folder.name}/",
                   GansearchWarning, stacklevel=stacklevel + 1)
 
 
 def finish_recorded_trials(study: optuna.Study, cfg) -> list:
-    """Finish RUNNING trials whose ``trial.json`` says they completed or were pruned; returns the
-    trials left RUNNING."""
-    left = []
+    """RUNNING trials whose ``trial.json`` says they completed or were pruned: finished as recorded when the
+    journal lost only their last records; when it lost more (their parameters, after a repair cut it), failed
+    and restored whole from the record as a new trial. Returns the trials left RUNNING."""
+    left, finished, restored = [], 0, []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        record = read_record(trial_dir(cfg.output_dir, t.number))
+        folder = trial_dir(cfg.output_dir, t.number)
+        record = read_record(folder)
         if not record or record.get("state") not in ("COMPLETE", "PRUNED"):
             left.append(t)
             continue
         trial = optuna.Trial(study, t._trial_id)
+        if dict(t.params) != record.get("params"):
+            number = len(study.get_trials(deepcopy=False))
+            study.add_trial(frozen_trial(folder, record, cfg.output_dir))
+            trial.set_user_attr("failure", f"its journal records were cut by a repair; restored whole from its "
+                                           f"trial.json as trial {number}")
+            study.tell(t.number, state=TrialState.FAIL)
+            restored.append(f"{t.number} as {number}")
+            continue
         for key, value in record.get("user_attrs", {}).items():
             if key not in t.user_attrs:
                 trial.set_user_attr(key, value)
@@ -130,4 +145,9 @@ def finish_recorded_trials(study: optuna.Study, cfg) -> list:
             study.tell(t.number, record["value"])
         else:
             study.tell(t.number, state=TrialState.PRUNED)
+        finished += 1
+    if finished or restored:
+        again = f"; restored whole from trial.json: trial {', '.join(restored)}" if restored else ""
+        warnings.warn(f"{cfg.journal_path}: {finished} trial(s) whose last journal records were lost finished as "
+                      f"their trial.json records say{again}", GansearchWarning, stacklevel=3)
     return left

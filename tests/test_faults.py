@@ -135,18 +135,39 @@ def test_a_lost_journal_beside_an_earlier_studys_files_moves_them_aside(copy_of)
 def test_a_torn_record_that_created_a_trial_cuts_the_journal_and_the_trial_comes_back(copy_of):
     path, log = copy_of
     lines = log.read_bytes().splitlines(keepends=True)
+    before = gansearch.trials_dataframe(path)
+    lines = log.read_bytes().splitlines(keepends=True)
     second = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4,')][1]  # creates trial 1
     lines[second] = lines[second][:20]  # torn; the next record is glued to it
     log.write_bytes(b"".join(lines))
     with pytest.warns(gansearch.GansearchWarning) as seen:
         df = gansearch.trials_dataframe(path)
     messages = " ".join(str(w.message) for w in seen)
-    assert "may have created a trial were dropped" in messages and "added back as new trials (1)" in messages
+    assert "may have created a trial were dropped" in messages and "added back as 1 new trial(s)" in messages
     assert list(df["state"]) == ["complete", "complete"]
     assert df.loc[1, "restored_from"].startswith("trials-adopted-")
+    assert list(df["lr_g"]) == list(before["lr_g"]) and df["g.strides"].notna().all()
     gansearch.load_generator(path, 1)
     gansearch.run_study(path, n_trials=3, progress=False)  # new trial 2 writes trials/00002, over nothing
     assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 3
+
+
+def test_a_trial_whose_parameters_were_cut_comes_back_whole_from_its_record(copy_of):
+    path, log = copy_of
+    before = gansearch.trials_dataframe(path)
+    lines = log.read_bytes().splitlines(keepends=True)
+    first = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4,')][0]  # creates trial 0
+    lines[first + 1] = b'{"op_code":' + lines[first + 2]  # a torn record right after it: the cut takes its params
+    del lines[first + 2]
+    log.write_bytes(b"".join(lines))
+    with pytest.warns(gansearch.GansearchWarning):
+        df = gansearch.trials_dataframe(path)
+    complete = df[df["state"] == "complete"].sort_values("score")
+    assert sorted(complete["score"]) == sorted(before["score"])  # nothing finished was lost
+    restored = complete[complete["score"] == before.loc[0, "score"]].iloc[0]
+    assert restored["lr_g"] == before.loc[0, "lr_g"] and restored["duration_s"] == pytest.approx(
+        before.loc[0, "duration_s"], abs=0.1)
+    assert "restored whole from its trial.json" in df.loc[0, "failure"]
 
 
 def test_a_torn_final_record_is_finished_from_the_trial_record_by_any_command(copy_of):
