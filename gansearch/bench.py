@@ -36,6 +36,7 @@ class BenchConfig:
     trials: int = 0  # trials in the "whole study" comparison; 0: 2 per worker
     workers: str | int = "auto"
     seed: int = 0
+    precision: str = "auto"  # gansearch's side only (train.precision); the classic loop is plain PyTorch
 
 
 def dcgan_spec(resolution: int, width: int, channels: int = 3) -> ArchSpec:
@@ -60,7 +61,7 @@ def _pair(spec, device, seed):
 
 def _train_spec(cfg: BenchConfig, seed: int) -> TrainSpec:
     return TrainSpec(steps=cfg.steps, eval_every=cfg.steps, batch_size=cfg.batch_size, lr_g=2e-4, lr_d=2e-4,
-                     beta1=0.5, beta2=0.999, loss="ns", d_steps=1, seed=seed)
+                     beta1=0.5, beta2=0.999, loss="ns", d_steps=1, seed=seed, precision=cfg.precision)
 
 
 def _sync(device):
@@ -268,7 +269,8 @@ def format_report(r: dict) -> str:
         f"{'whole study, trials/hour':28}{n['trials_per_hour']:>14,.0f}{g['trials_per_hour']:>16,.0f}",
         f"{'whole study, TFLOP/s':28}{n['study_tflops']:>14.3f}{g['study_tflops']:>16.3f}",
         f"{'  fraction of peak':28}{n['study_fraction_of_peak']:>14.1%}{g['study_fraction_of_peak']:>16.1%}",
-        f"gansearch step modes: {', '.join(g['modes'])}; workers: {r['config']['workers']}",
+        f"gansearch step modes: {', '.join(g['modes'])}; precision: {r['config'].get('precision', 'auto')}; "
+        f"workers: {r['config']['workers']}",
         f"(a) timed on {n['timed_trials']} trial(s) run one after another; its whole-study figure is that per-trial "
         f"rate ({r['config']['trials']} trials would take {n['study_seconds']:.1f} s)",
         f"(b) one trial: {g['single_seconds']['total']:.3f} s = build {g['single_seconds']['build']:.3f} + warm-up "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .config import PRECISIONS
 from .errors import DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 
 BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
@@ -312,10 +313,12 @@ def _workers(value):
 @click.option("--steps", type=click.IntRange(min=10), default=200, show_default=True)
 @click.option("--trials", type=click.IntRange(min=0), default=0, help="Trials per side [default: 2 per worker]")
 @click.option("--workers", callback=lambda ctx, p, v: _workers(v), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="gansearch's arithmetic (train.precision); the classic loop stays as it is.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default="bench.json",
               show_default=True, help="Where to write the results as JSON.")
 @edge
-def bench(device, resolution, width, batch_size, steps, trials, workers, output):
+def bench(device, resolution, width, batch_size, steps, trials, workers, precision, output):
     """Benchmark gansearch's trainer against the classic DCGAN loop, in one run.
 
     Trains the same fixed DCGAN pair for the same step budget with (a) the naive reference loop
@@ -327,7 +330,7 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, output)
 
     check_device_option(device, allow_auto=True)
     config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
-                         steps=steps, trials=trials, workers=workers)
+                         steps=steps, trials=trials, workers=workers, precision=precision)
     result = run_bench(config, progress=lambda line: click.echo(line, err=True))
     click.echo(format_report(result))
     output.write_text(json.dumps(result, indent=2) + "\n")

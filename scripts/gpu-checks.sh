@@ -2,7 +2,7 @@
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
 # Run there with carry [".whl"]:  bash scripts/gpu-checks.sh [steps]   (results under $OUT, default ./gpu-results)
-# steps: any of tests bench quickstart search (default: tests bench quickstart, under 6 minutes on one
+# steps: any of tests bench quickstart precision search (default: tests bench quickstart, under 6 minutes on one
 # H100/H200: their four time limits add up to 320 s; search, the 5-minute search benchmark of issue 6,
 # runs only when named). Each step has its own time limit, so one hang cannot eat the budget. gpu-summary.json holds every target, what was measured,
 # and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
@@ -40,6 +40,12 @@ if has bench; then
     -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
   timeout 80 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
     -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
+fi
+
+# 2b. (only when named: precision) the 64x64 bench with gansearch in bf16, for choosing train.precision's default
+if has precision; then
+  timeout 80 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+    --precision bf16 -o "$OUT/bench64-bf16.json" > "$OUT/bench64-bf16.txt" 2>&1
 fi
 
 # 3. the quickstart on the GPU (devices: auto picks it): wall time and what each trial ran as

@@ -50,6 +50,10 @@ def summary(out: Path) -> dict:
     code = last_match(out / "tests_gpu.txt", r"tests_gpu exit (\d+)")
     rows.append({"target": "tests_gpu/ (graphs equal eager, fallback, workers, memory)", "wanted": "exit 0",
                  "measured": None if code is None else int(code), "pass": code == "0", "from": "tests_gpu.txt"})
+    bf16 = read_json(out / "bench64-bf16.json")
+    if bf16 is not None:  # information for train.precision's default, not a target
+        rows.append({"target": "64x64 one trial in bf16, gansearch / classic loop (information)", "wanted": "-",
+                     "measured": bf16.get("ratio_single"), "pass": True, "from": "bench64-bf16.json"})
     env = (out / "env.txt").read_text() if (out / "env.txt").exists() else ""
     card = re.search(r"NVIDIA [A-Z][\w -]*?(?= {2,}|\||\n)", env)
     torch_version = re.search(r"torch (\S+)", env)

@@ -88,6 +88,14 @@ def test_bench_compares_the_reference_loop_and_gansearch_in_one_run(tmp_path):
     assert 0 < data["gansearch"]["study_setup_share"] < 1 and "setup is" in result.output
 
 
+def test_bench_can_measure_gansearch_in_bf16(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--device", "cpu", "--resolution", "16", "--steps", "10",
+                                      "--trials", "2", "--workers", "1", "--precision", "bf16", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["config"]["precision"] == "bf16" and "precision: bf16" in result.output
+
+
 def test_an_rdb_storage_url_works_too(tiny_study, tmp_path):
     path = tiny_study(n_trials=2)
     path.write_text(path.read_text() + f"storage: sqlite:///{tmp_path / 'shared.db'}\n")
