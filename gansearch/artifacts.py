@@ -28,12 +28,13 @@ def trial_dir(output_dir: Path, number: int) -> Path:
     return output_dir / "trials" / f"{number:05d}"
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def disk_full_cause(exc: BaseException | None) -> OSError | None:
+    """The "no space left" error behind ``exc`` (itself, or anywhere in its chain of causes), or None."""
     while exc is not None:
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
-            return True
+            return exc
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
 
 
 def save_trial(folder: Path, generator: torch.nn.Module, seed: int, record: dict) -> dict[str, Path]:

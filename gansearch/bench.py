@@ -23,7 +23,7 @@ from .devices import host_cores, plan_workers, resolve_devices
 from .errors import GansearchError
 from .plugins import load_registry
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
-from .trainer import Step, memory_format, train
+from .trainer import Step, memory_format, sync, train
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,9 @@ def _train_spec(cfg: BenchConfig, seed: int) -> TrainSpec:
                      beta1=0.5, beta2=0.999, loss="ns", d_steps=1, seed=seed, precision=cfg.precision)
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device, seed: int) -> float:
     """The classic loop; returns seconds for ``cfg.steps`` steps, building the pair included (as for (b))."""
-    _sync(device)
+    sync(device)
     started = time.perf_counter()
     g, d = _pair(spec, device, seed)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -96,7 +91,7 @@ def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device
             step += 1
             if step == cfg.steps:
                 break
-    _sync(device)
+    sync(device)
     return time.perf_counter() - started
 
 
@@ -106,15 +101,15 @@ NAIVE_TRIALS = 3  # the classic loop runs trials one after another: a few give i
 def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str, dict]:
     """gansearch's trainer on one trial (data already on the device, in its layout), building the pair
     included; returns (seconds, mode, {"build": s, "setup": s, "train": s})."""
-    _sync(data.device)
+    sync(data.device)
     started = time.perf_counter()
     g, d = _pair(spec, data.device, seed)
     layout = memory_format(data.device)
     g, d = g.to(memory_format=layout), d.to(memory_format=layout)
-    _sync(data.device)
+    sync(data.device)
     build = time.perf_counter() - started
     result = train(g, d, data, _train_spec(cfg, seed), score=lambda g: 0.0)
-    _sync(data.device)
+    sync(data.device)
     return time.perf_counter() - started, result.mode, {"build": build, "setup": result.setup_seconds,
                                                          "train": result.train_seconds}
 
@@ -134,7 +129,7 @@ def _bench_worker(spec, cfg, device, threads, seeds, barrier, queue):
             torch.set_float32_matmul_precision("high")  # as gansearch's workers do
         data = bench_data(cfg).to(device).contiguous(memory_format=memory_format(device))
         gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
-        _sync(device)
+        sync(device)
         barrier.wait(timeout=600)  # every worker starts its clock together
         started = time.time()
         trials = [gansearch_trial(spec, data, cfg, seed) for seed in seeds]
@@ -165,14 +160,14 @@ def peak_flops(device) -> tuple[float, str]:
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
-    _sync(device)
+    sync(device)
     reps, started = 0, time.perf_counter()
     while reps < 5 or time.perf_counter() - started < 0.5:
         a @ b
         reps += 1
         if reps % 5 == 0:
-            _sync(device)
-    _sync(device)
+            sync(device)
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - started), what
 
 

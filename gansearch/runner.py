@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .builder import build_pair, count_params
 from .errors import ArtifactError, GansearchError, GansearchWarning
 from . import journal
-from .artifacts import is_disk_full, save_trial, set_aside_old_trials, trial_dir, trial_record
+from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
@@ -121,7 +121,7 @@ class Objective:
         except OSError as exc:
             reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
             trial.set_user_attr("failure", reason)
-            if is_disk_full(exc):
+            if disk_full_cause(exc) is not None:
                 trial.set_user_attr("disk_full", True)
             raise ArtifactError(reason) from exc
         for key, name in names.items():
@@ -142,16 +142,10 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     try:
         return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose)
     except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
-        if not is_disk_full(exc):
+        cause = disk_full_cause(exc)
+        if cause is None:
             raise
-        cause = next(e for e in _chain(exc) if isinstance(e, OSError))
         raise GansearchError(f"{prepared.config.file}: the run stopped: {disk_full_message(cause)}") from None
-
-
-def _chain(exc):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
 
 
 def disk_full_message(exc) -> str:
@@ -253,9 +247,10 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
                 break
             study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
     except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
-        if not is_disk_full(exc):
+        cause = disk_full_cause(exc)
+        if cause is None:
             raise
-        disk_full = next(f"{type(e).__name__}: {e}" for e in _chain(exc) if isinstance(e, OSError))
+        disk_full = f"{type(cause).__name__}: {cause}"
     if disk_full is not None:
         return disk_full_message(disk_full)
     if failures >= MAX_CONSECUTIVE_FAILURES:

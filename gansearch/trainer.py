@@ -6,6 +6,8 @@ once as a CUDA graph and replayed; anything that cannot be captured falls back t
 eagerly, and the reason is kept.
 """
 
+import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -71,8 +73,9 @@ class Step:
         self.loss_d = self.loss_g = None
         # bf16: forward passes and losses under autocast; weights, gradients and Adam state stay fp32.
         # No autocast weight cache: it would not survive CUDA graph capture.
-        self.autocast = dict(device_type=data.device.type, dtype=torch.bfloat16, cache_enabled=False,
-                             enabled=resolve_precision(spec.precision, data.device) == "bf16")
+        bf16 = resolve_precision(spec.precision, data.device) == "bf16"
+        self.autocast = (functools.partial(torch.autocast, data.device.type, dtype=torch.bfloat16, cache_enabled=False)
+                         if bf16 else contextlib.nullcontext)  # no context to enter on every fp32 step
 
     def __call__(self):
         spec, data, device = self.spec, self.data, self.data.device
@@ -80,7 +83,7 @@ class Step:
         for k in range(spec.d_steps):
             real = data[torch.randint(data.shape[0], (b,), device=device)]
             z = torch.randn(b, latent, device=device)
-            with torch.autocast(**self.autocast):
+            with self.autocast():
                 with torch.set_grad_enabled(k == spec.d_steps - 1):  # the last fake batch serves the G step too
                     fake = self.g(z)
                 loss_d = d_loss(spec.loss, self.d(real), self.d(fake.detach()))
@@ -89,7 +92,7 @@ class Step:
             self.opt_d.step()
         self.d.requires_grad_(False)  # the generator step needs no D weight gradients
         try:
-            with torch.autocast(**self.autocast):
+            with self.autocast():
                 loss_g = g_loss(spec.loss, self.d(fake))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -219,7 +222,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
     torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
     started = time.perf_counter()
     run_step, done = make_step(generator, discriminator, data, spec, notes)
-    _sync(device)
+    sync(device)
     notes["setup_seconds"] = time.perf_counter() - started
     loop_started = time.perf_counter()
     history = []
@@ -240,6 +243,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
                        notes["score_seconds"], notes["setup_seconds"], notes["train_seconds"])
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device (CUDA); nothing on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
