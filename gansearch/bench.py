@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from .builder import Discriminator, Generator, dcgan_init
-from .devices import host_cores, plan_workers, resolve_devices
+from . import packing
+from .devices import WorkerSlot, host_cores, plan_workers, resolve_devices, save_layout
 from .errors import GansearchError
 from .plugins import load_registry
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
@@ -120,7 +121,7 @@ def bench_data(cfg: BenchConfig) -> torch.Tensor:
     return torch.rand(4096, 3, cfg.resolution, cfg.resolution, generator=gen) * 2 - 1
 
 
-def _bench_worker(spec, cfg, device, threads, seeds, barrier, queue):
+def _bench_worker(spec, cfg, device, threads, trials_at_once, seeds, barrier, queue):
     try:
         torch.set_num_threads(threads)
         device = torch.device(device)
@@ -128,16 +129,86 @@ def _bench_worker(spec, cfg, device, threads, seeds, barrier, queue):
             torch.cuda.set_device(device)
             torch.set_float32_matmul_precision("high")  # as gansearch's workers do
         data = bench_data(cfg).to(device).contiguous(memory_format=memory_format(device))
-        gansearch_trial(spec, data, BenchConfig(**{**asdict(cfg), "steps": 5}), 0)  # warm caches, not timed
+        warm = BenchConfig(**{**asdict(cfg), "steps": 5})
+        packing.run_packed(trials_at_once, device, lambda i: gansearch_trial(spec, data, warm, 0))  # not timed
         sync(device)
         barrier.wait(timeout=600)  # every worker starts its clock together
         started = time.time()
-        trials = [gansearch_trial(spec, data, cfg, seed) for seed in seeds]
+        shares = [seeds[i::trials_at_once] for i in range(trials_at_once)]  # each thread's trials
+        done = packing.run_packed(trials_at_once, device,
+                                  lambda i: [gansearch_trial(spec, data, cfg, seed) for seed in shares[i]])
+        trials = [t for share in done for t in share]
         queue.put((started, time.time(), [t[1] for t in trials], [t[0] for t in trials],
                    [t[2]["build"] + t[2]["setup"] for t in trials], None))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         barrier.abort()
         queue.put((0.0, 0.0, [], [], [], f"{type(exc).__name__}: {exc}"))
+
+
+def timed_study(spec, cfg: BenchConfig, slots, n_trials: int) -> tuple[float, list]:
+    """gansearch's side of a whole study: ``n_trials`` trials shared out over one process per slot (each
+    training ``slot.trials`` at once), all clocks started together; returns (wall seconds, per-process results)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    seeds = [list(range(i, n_trials, len(slots))) for i in range(len(slots))]
+    active = [(slot, seeds[i]) for i, slot in enumerate(slots) if seeds[i]]
+    barrier = ctx.Barrier(len(active))
+    procs = [ctx.Process(target=_bench_worker, args=(spec, cfg, slot.device, slot.threads, min(slot.trials, len(s)),
+                                                     s, barrier, queue))
+             for slot, s in active]
+    for p in procs:
+        p.start()
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(queue.get(timeout=5))
+        except queue_module.Empty:
+            if not any(p.is_alive() for p in procs):
+                raise GansearchError("a benchmark worker died without a result") from None
+    for p in procs:
+        p.join()
+    errors = [r[5] for r in results if r[5]]
+    if errors:
+        raise GansearchError(f"benchmark worker failed: {errors[0]}")
+    return max(r[1] for r in results) - min(r[0] for r in results), results
+
+
+def candidate_layouts(device: torch.device) -> list[tuple[int, int]]:
+    """(worker processes, trials per worker) to try: never more trials at once than host cores."""
+    cores = host_cores()
+    if device.type != "cuda":
+        return [(p, t) for p, t in dict.fromkeys(((cores, 1), (1, cores), (max(cores // 2, 1), 2)))
+                if p * t <= cores] or [(1, 1)]
+    grid = [(1, 1), (1, 4), (4, 1), (4, 4), (8, 2), (16, 1)]
+    return [(p, t) for p, t in grid if p * t <= cores] or [(1, 1)]
+
+
+def measure_layouts(cfg: BenchConfig, progress=print) -> dict:
+    """gansearch's study throughput for each candidate layout on ``cfg.device``; the fastest so far is kept
+    after each one for ``workers: auto`` / ``trials_per_worker: auto`` on this kind of device
+    (``devices.save_layout``)."""
+    device = torch.device(resolve_devices(cfg.device)[0])
+    width = cfg.width or (32 if device.type == "cuda" else 16)
+    spec = dcgan_spec(cfg.resolution, width)
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    layouts = candidate_layouts(device)
+    progress(f"device {device}: timing {len(layouts)} layouts (worker processes x trials per worker), "
+             f"{cfg.steps} steps, batch {cfg.batch_size}, {cfg.resolution}x{cfg.resolution}, width {width}")
+    measured = []
+    for workers, trials in layouts:
+        n_trials = cfg.trials or 2 * workers * trials
+        slots = [WorkerSlot(str(device), max(host_cores() // (workers * trials), 1) if device.type == "cpu" else 1,
+                            trials)] * workers
+        seconds, _ = timed_study(spec, cfg, slots, n_trials)
+        img_s = n_trials * cfg.steps * cfg.batch_size / seconds
+        measured.append({"workers": workers, "trials_per_worker": trials, "trials": n_trials, "img_s": img_s})
+        progress(f"  {workers:>2} process(es) x {trials} trial(s) at once: {img_s:,.0f} img/s")
+        path = save_layout(str(device), measured, {**asdict(cfg), "width": width})  # the best so far, kept if cut short
+    best = max(measured, key=lambda m: m["img_s"])
+    progress(f"fastest: {best['workers']} x {best['trials_per_worker']}; `workers: auto` and "
+             f"`trials_per_worker: auto` use it on this kind of device from now on ({path})")
+    return {"device": str(device), "measured": measured, "best": best, "file": str(path)}
 
 
 def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:
@@ -198,28 +269,7 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
     progress(f"  (b) gansearch single trial ({mode}): {images_per_trial / single:,.0f} img/s; build "
              f"{parts['build']:.3f} s, warm-up and capture {parts['setup']:.3f} s, training {parts['train']:.3f} s")
 
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    seeds = [list(range(i, n_trials, len(slots))) for i in range(len(slots))]
-    active = [(slot, seeds[i]) for i, slot in enumerate(slots) if seeds[i]]
-    barrier = ctx.Barrier(len(active))
-    procs = [ctx.Process(target=_bench_worker, args=(spec, cfg, slot.device, slot.threads, worker_seeds, barrier, queue))
-             for slot, worker_seeds in active]
-    for p in procs:
-        p.start()
-    results = []
-    while len(results) < len(procs):
-        try:
-            results.append(queue.get(timeout=5))
-        except queue_module.Empty:
-            if not any(p.is_alive() for p in procs):
-                raise GansearchError("a benchmark worker died without a result") from None
-    for p in procs:
-        p.join()
-    errors = [r[5] for r in results if r[5]]
-    if errors:
-        raise GansearchError(f"benchmark worker failed: {errors[0]}")
-    study_seconds = max(r[1] for r in results) - min(r[0] for r in results)
+    study_seconds, results = timed_study(spec, cfg, slots, n_trials)
     modes = sorted({m for r in results for m in r[2]})
 
     naive_single = sorted(naive_times)[len(naive_times) // 2]  # the median trial
@@ -231,7 +281,8 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "host_cores": host_cores(),
         "torch": torch.__version__,
-        "config": {**asdict(cfg), "width": width, "trials": n_trials, "workers": len(procs)},
+        "config": {**asdict(cfg), "width": width, "trials": n_trials, "workers": len(results),
+                   "trials_per_worker": slots[0].trials},
         "step_gflop": flops / 1e9,
         "peak_tflops": peak / 1e12,
         "peak_measured_with": peak_what,

@@ -315,10 +315,12 @@ def _workers(value):
 @click.option("--workers", callback=lambda ctx, p, v: _workers(v), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="gansearch's arithmetic (train.precision); the classic loop stays as it is.")
+@click.option("--layouts", is_flag=True, help="Instead: time gansearch's side with several layouts (worker "
+              "processes x trials per worker) and keep the fastest for `workers: auto` on this kind of device.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default="bench.json",
               show_default=True, help="Where to write the results as JSON.")
 @edge
-def bench(device, resolution, width, batch_size, steps, trials, workers, precision, output):
+def bench(device, resolution, width, batch_size, steps, trials, workers, precision, layouts, output):
     """Benchmark gansearch's trainer against the classic DCGAN loop, in one run.
 
     Trains the same fixed DCGAN pair for the same step budget with (a) the naive reference loop
@@ -326,11 +328,16 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, precisi
     default parallelism; prints images/s, trials/hour, the ratio b/a and TFLOP/s against a peak measured
     in the same run.
     """
-    from .bench import BenchConfig, format_report, run_bench
+    from .bench import BenchConfig, format_report, measure_layouts, run_bench
 
     check_device_option(device, allow_auto=True)
     config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
                          steps=steps, trials=trials, workers=workers, precision=precision)
+    if layouts:
+        result = measure_layouts(config, progress=lambda line: click.echo(line, err=True))
+        output.write_text(json.dumps(result, indent=2) + "\n")
+        click.echo(f"results: {output}")
+        return
     result = run_bench(config, progress=lambda line: click.echo(line, err=True))
     click.echo(format_report(result))
     output.write_text(json.dumps(result, indent=2) + "\n")

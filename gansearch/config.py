@@ -84,6 +84,7 @@ LIMITS = {  # what sizes memory or time, with the most a study may ask for
     "data.resolution": 1024, "train.steps": 10_000_000, "train.eval_every": 10_000_000, "train.batch_size": 8192,
     "train.latent_dim": 4096, "train.d_steps": 100, "score.samples": 100_000, "n_trials": 1_000_000,
     "kernels": 31, "strides": 8, "widths": 4096, "depth": 32, "workers": 1024,
+    "trials_per_worker": 64,
 }
 NAME_MAX = 100
 
@@ -126,6 +127,7 @@ class StudyConfig:
     sampler: str = "tpe"  # the Optuna sampler
     pruner: str = "median"  # the Optuna pruner; none: every trial trains to the end
     workers: int | str = "auto"  # worker processes per device: auto or N
+    trials_per_worker: int | str = "auto"  # trials each worker trains at once (threads, CUDA streams): auto or N
     devices: str | list[str] = "auto"  # auto | cpu | cuda | cuda:N | a list of them
     storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
@@ -444,6 +446,10 @@ def _check_values(c: StudyConfig):
         ("workers", c.workers, c.workers == "auto" or (isinstance(c.workers, int)
                                                        and 1 <= c.workers <= LIMITS["workers"]),
          f"auto or an integer in [1, {LIMITS['workers']}]"),
+        ("trials_per_worker", c.trials_per_worker, c.trials_per_worker == "auto" or (
+            isinstance(c.trials_per_worker, int) and not isinstance(c.trials_per_worker, bool)
+            and 1 <= c.trials_per_worker <= LIMITS["trials_per_worker"]),
+         f"auto or an integer in [1, {LIMITS['trials_per_worker']}]"),
     ):
         if not ok:
             _fail(f, key, f"{value!r} is not allowed; expected {allowed}")

@@ -1,7 +1,11 @@
 """Where trials run: devices, and how many worker processes each gets."""
 
+import datetime
+import json
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -13,6 +17,8 @@ MAX_WORKERS_PER_GPU = 16
 class WorkerSlot:
     device: str  # "cpu" or "cuda:N"
     threads: int  # torch intra-op threads for this worker
+    trials: int = 1  # trials it trains at once, each in its own thread and CUDA stream (packing.py)
+    measured: str | None = None  # where its layout came from, when a measurement chose it
 
 
 def host_cores() -> int:
@@ -41,25 +47,89 @@ def max_workers(devices: list[str]) -> int:
     return MAX_WORKERS_PER_GPU if any(d != "cpu" for d in devices) else host_cores()
 
 
-def plan_workers(devices: list[str], workers) -> list[WorkerSlot]:
-    """Worker slots for ``workers`` (``auto`` or N per device).
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
 
-    ``auto`` on CPU: one single-threaded worker per core (two one-thread processes train ~1.5x the
-    images of one two-thread process on small GANs). On CUDA: as many as free device memory and the
-    host cores allow, since small GANs are launch-bound and several processes fill a GPU.
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def layout_file(device: str) -> Path:
+    """Where ``gansearch bench --layouts`` keeps the fastest layout it measured for this kind of GPU."""
+    from .scoring import extractor_cache_dir
+
+    name = torch.cuda.get_device_name(torch.device(device)) if device != "cpu" else "cpu-" + cpu_model()
+    return extractor_cache_dir() / "layouts" / (re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") + ".json")
+
+
+def save_layout(device: str, measured: list[dict], config: dict) -> Path:
+    """Keep the fastest of ``measured`` ({"workers", "trials_per_worker", "img_s"}) for ``device``'s kind."""
+    best = max(measured, key=lambda m: m["img_s"])
+    path = layout_file(device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"workers": best["workers"], "trials_per_worker": best["trials_per_worker"],
+              "device": path.stem, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+              "host_cores": host_cores(), "measured": measured, "config": config}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def measured_layout(device: str) -> dict | None:
+    """The layout measured on this kind of device (on a machine with as many host cores), or None."""
+    try:
+        record = json.loads(layout_file(device).read_text())
+        workers, trials = int(record["workers"]), int(record["trials_per_worker"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if record.get("host_cores") != host_cores() or workers < 1 or trials < 1:
+        return None
+    return record
+
+
+def plan_workers(devices: list[str], workers, trials_per_worker="auto") -> list[WorkerSlot]:
+    """Worker slots for ``workers`` (``auto`` or N per device), each training ``trials_per_worker``
+    trials at once (``auto`` or N).
+
+    ``auto`` picks the layout ``gansearch bench --layouts`` measured fastest on this kind of device
+    (with as many host cores), when there is one. Without one: on CPU one single-threaded worker per
+    core, one trial each (two one-thread processes train ~1.5x the images of one two-thread process on
+    small GANs); on CUDA as many one-trial workers as free device memory and the host cores allow.
+    Automatic layouts never run more trials at once than there are host cores (each waiting CUDA
+    thread keeps a core busy).
     """
     cores = host_cores()
     slots = []
     cpu_devices = [d for d in devices if d == "cpu"]
     gpu_devices = [d for d in devices if d != "cpu"]
+    share = max(cores // max(len(gpu_devices), 1), 1)  # host cores per GPU
     for device in gpu_devices:
-        if workers == "auto":
-            free, _total = torch.cuda.mem_get_info(torch.device(device))
-            n = max(1, min(free // WORKER_GPU_BYTES, max(cores // len(gpu_devices), 1), MAX_WORKERS_PER_GPU))
-        else:
+        layout = measured_layout(device) if "auto" in (workers, trials_per_worker) else None
+        trials = trials_per_worker if trials_per_worker != "auto" else (layout["trials_per_worker"] if layout else 1)
+        if workers != "auto":
             n = workers
-        slots += [WorkerSlot(device, 1)] * n
+        elif layout:
+            n = max(1, min(layout["workers"], share // trials))
+        else:
+            free, _total = torch.cuda.mem_get_info(torch.device(device))
+            n = max(1, min(free // WORKER_GPU_BYTES, max(share // trials, 1), MAX_WORKERS_PER_GPU))
+        note = f"measured {layout['date']} ({layout_file(device)})" if layout else None
+        slots += [WorkerSlot(device, 1, trials, note)] * n
     for device in cpu_devices:
-        n = max(cores - len(gpu_devices), 1) if workers == "auto" else workers
-        slots += [WorkerSlot(device, max(cores // n, 1))] * n
+        free_cores = max(cores - len(gpu_devices), 1)
+        layout = measured_layout(device) if "auto" in (workers, trials_per_worker) else None
+        trials = trials_per_worker if trials_per_worker != "auto" else (layout["trials_per_worker"] if layout else 1)
+        if workers != "auto":
+            n = workers
+        else:
+            n = max(1, min(layout["workers"], free_cores // trials)) if layout else max(free_cores // trials, 1)
+        note = f"measured {layout['date']} ({layout_file(device)})" if layout else None
+        slots += [WorkerSlot(device, max(cores // (n * trials), 1), trials, note)] * n
     return slots

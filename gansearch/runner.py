@@ -5,6 +5,7 @@ import fcntl
 import os
 import socket
 import sys
+import threading
 import time
 import warnings
 
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
 from .errors import ArtifactError, GansearchError, GansearchWarning
-from . import journal
+from . import journal, packing
 from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
 from .scoring import Scorer
@@ -47,7 +48,7 @@ class Objective:
         else:
             arch, spec = self.p.space.suggest(trial, seed)
         trial.set_user_attr("seed", seed)
-        trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr("worker", self.worker + (f"/{threading.current_thread().name}" if packing.packed() else ""))
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("train", spec.to_dict())
         g = None
@@ -68,7 +69,8 @@ class Objective:
 
         built = time.perf_counter()
         try:
-            g, d = build_pair(arch, self.p.registry, seed)
+            with packing.SETUP_LOCK:  # seeded from torch's global generator: one packed trial at a time
+                g, d = build_pair(arch, self.p.registry, seed)
             trial.set_user_attr("g_params", count_params(g))
             trial.set_user_attr("d_params", count_params(d))
             layout = memory_format(self.device)
@@ -156,7 +158,7 @@ def disk_full_message(exc) -> str:
 def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose):
     cfg = prepared.config
     target = n_trials or cfg.n_trials
-    slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers)
+    slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers, cfg.trials_per_worker)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     if cfg.storage is None and journal.run_holds(cfg.output_dir / "run.lock"):
         raise _already_running(cfg)  # said before the score is prepared; run_lock below decides for sure
@@ -178,6 +180,11 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         if finished >= target:
             return study
+        if progress and any(s.trials > 1 or s.measured for s in slots):
+            for device in dict.fromkeys(s.device for s in slots):
+                mine = [s for s in slots if s.device == device]
+                print(f"training on {device}: {len(mine)} worker process(es) x {mine[0].trials} trial(s) at once"
+                      + (f" (layout {mine[0].measured})" if mine[0].measured else ""), file=out)
         bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
                    dynamic_ncols=True)
         try:
@@ -221,40 +228,46 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
     study = open_study(cfg, create=True, worker=index)
     objective = Objective(prepared, torch.device(slot.device),
                           worker=f"{socket.gethostname()}:{os.getpid()}@{slot.device}")
-    failures = 0
-    last_failure = None
-    disk_full = None
+    state = {"failures": 0, "last_failure": None, "disk_full": None}
+    lock = threading.Lock()
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
-        nonlocal failures, last_failure, disk_full
-        failures = 0 if trial.state in FINISHED else failures + 1
-        if trial.state == TrialState.FAIL:
-            last_failure = trial.user_attrs.get("failure", "see log")
-            if trial.user_attrs.get("disk_full"):
-                disk_full = last_failure
-        if bar is not None:
-            _show(bar, study.get_trials(deepcopy=False), trial)
+        with lock:
+            state["failures"] = 0 if trial.state in FINISHED else state["failures"] + 1
+            if trial.state == TrialState.FAIL:
+                state["last_failure"] = trial.user_attrs.get("failure", "see log")
+                if trial.user_attrs.get("disk_full"):
+                    state["disk_full"] = state["last_failure"]
+            if bar is not None:
+                _show(bar, study.get_trials(deepcopy=False), trial)
 
     def claimed():  # finished, plus running in any worker on any machine
         return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
 
-    # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
-    try:
-        while claimed() < target and failures < MAX_CONSECUTIVE_FAILURES and disk_full is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
-    except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
-        cause = disk_full_cause(exc)
-        if cause is None:
-            raise
-        disk_full = f"{type(cause).__name__}: {cause}"
-    if disk_full is not None:
-        return disk_full_message(disk_full)
-    if failures >= MAX_CONSECUTIVE_FAILURES:
-        return f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {last_failure}"
+    def loop(_=None):
+        # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
+        try:
+            while (claimed() < target and state["failures"] < MAX_CONSECUTIVE_FAILURES
+                   and state["disk_full"] is None):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
+        except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
+            cause = disk_full_cause(exc)
+            if cause is None:
+                raise
+            state["disk_full"] = f"{type(cause).__name__}: {cause}"
+
+    if slot.trials > 1:  # several trials at once, each in its own thread and CUDA stream (packing.py)
+        packing.run_packed(slot.trials, torch.device(slot.device), loop)
+    else:
+        loop()
+    if state["disk_full"] is not None:
+        return disk_full_message(state["disk_full"])
+    if state["failures"] >= MAX_CONSECUTIVE_FAILURES:
+        return f"{MAX_CONSECUTIVE_FAILURES} trials in a row failed; last: {state['last_failure']}"
     return None
 
 

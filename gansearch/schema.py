@@ -36,6 +36,7 @@ ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainS
          "TrainSpace.precision": PRECISIONS}
 BOUNDS = {  # (minimum, maximum) of a number, or of a list's numbers, read from config.py's limits
     "StudyConfig.n_trials": (1, LIMITS["n_trials"]), "StudyConfig.workers": (1, LIMITS["workers"]),
+    "StudyConfig.trials_per_worker": (1, LIMITS["trials_per_worker"]),
     "StudyConfig.seed": (0, 2**32 - 1), "ScoreConfig.feature_seed": (0, 2**32 - 1),
     "DataConfig.resolution": (4, LIMITS["data.resolution"]), "TrainSpace.steps": (1, LIMITS["train.steps"]),
     "TrainSpace.eval_every": (1, LIMITS["train.eval_every"]),

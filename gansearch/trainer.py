@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import packing
 from .errors import TrialDiverged
 from .spec import TrainSpec
 
@@ -107,18 +108,6 @@ class Step:
             raise TrialDiverged(f"non-finite loss at step {step} (D {d}, G {g})")
 
 
-_SIDE_STREAMS: dict[int, "torch.cuda.Stream"] = {}
-
-
-def side_stream(device: torch.device) -> "torch.cuda.Stream":
-    """One warm-up/capture stream per device for the life of the process: each new stream would get
-    its own cuBLAS workspace, which PyTorch keeps, so a stream per trial grows memory trial after trial."""
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    if index not in _SIDE_STREAMS:
-        _SIDE_STREAMS[index] = torch.cuda.Stream(device)
-    return _SIDE_STREAMS[index]
-
-
 class GraphedStep:
     """``Step`` captured as one CUDA graph; ``__call__`` replays it (one launch per training step)."""
 
@@ -127,8 +116,10 @@ class GraphedStep:
         self.graph = torch.cuda.CUDAGraph()
         step.opt_g.zero_grad(set_to_none=True)
         step.opt_d.zero_grad(set_to_none=True)
+        # packed trials: other threads' legal CUDA calls must not break this capture
+        mode = "thread_local" if packing.packed() else "global"
         with torch.cuda.stream(stream):  # restores the current stream even if the capture fails
-            with torch.cuda.graph(self.graph, stream=stream):
+            with torch.cuda.graph(self.graph, stream=stream, capture_error_mode=mode):
                 step()
 
     def __call__(self):
@@ -178,11 +169,13 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
         return Step(generator, discriminator, data, spec), 0
     device = data.device
     step = Step(generator, discriminator, data, spec, capturable=True)
-    side = side_stream(device)
+    side = packing.thread_stream(device, "capture")
     side.wait_stream(torch.cuda.current_stream(device))
     done = 0
+    debug = not packing.packed()  # the sync-debug mode is process-wide: other trials' threads read losses
     try:
-        torch.cuda.set_sync_debug_mode("error")  # a host sync (e.g. .item() in a block) fails here, not mid-capture
+        if debug:
+            torch.cuda.set_sync_debug_mode("error")  # a host sync (e.g. .item() in a block) fails here, not mid-capture
         with torch.cuda.stream(side):
             for _ in range(warmup):
                 step()
@@ -190,7 +183,8 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
     except RuntimeError as exc:
         notes["fallback"] = f"warm-up: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     finally:
-        torch.cuda.set_sync_debug_mode(0)
+        if debug:
+            torch.cuda.set_sync_debug_mode(0)
         torch.cuda.current_stream(device).wait_stream(side)
     if "fallback" not in notes:
         try:
@@ -219,14 +213,16 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
     device = data.device
     notes["precision"] = resolve_precision(spec.precision, device)
     set_matmul_precision(notes["precision"], device)
-    torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
     started = time.perf_counter()
-    run_step, done = make_step(generator, discriminator, data, spec, notes)
-    sync(device)
+    with packing.SETUP_LOCK:  # packed trials (packing.py) seed and capture one at a time
+        torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
+        run_step, done = make_step(generator, discriminator, data, spec, notes)
+        sync_stream(device)
     notes["setup_seconds"] = time.perf_counter() - started
     loop_started = time.perf_counter()
     history = []
     for step in range(done + 1, spec.steps + 1):
+        packing.check_stop()
         run_step()
         if step % spec.eval_every == 0 or step == spec.steps:
             run_step.check(step)  # reads the losses: waits for the device
@@ -241,6 +237,12 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
                 on_eval(step, value)
     return TrainResult(history[-1][1], spec.steps, history, notes["mode"], notes.get("fallback"),
                        notes["score_seconds"], notes["setup_seconds"], notes["train_seconds"])
+
+
+def sync_stream(device: torch.device) -> None:
+    """Wait for this thread's current stream only (other packed trials' streams keep running)."""
+    if device.type == "cuda":
+        torch.cuda.current_stream(device).synchronize()
 
 
 def sync(device: torch.device) -> None:

@@ -54,6 +54,12 @@ def summary(out: Path) -> dict:
     if bf16 is not None:  # information for train.precision's default, not a target
         rows.append({"target": "64x64 one trial in bf16, gansearch / classic loop (information)", "wanted": "-",
                      "measured": bf16.get("ratio_single"), "pass": True, "from": "bench64-bf16.json"})
+    layouts = read_json(out / "layouts.json")
+    if layouts is not None:  # which layout workers: auto now uses, not a target
+        best = layouts.get("best") or {}
+        rows.append({"target": "fastest layout, worker processes x trials per worker (information)", "wanted": "-",
+                     "measured": f"{best.get('workers')} x {best.get('trials_per_worker')}: "
+                                 f"{best.get('img_s', 0):,.0f} img/s", "pass": True, "from": "layouts.json"})
     env = (out / "env.txt").read_text() if (out / "env.txt").exists() else ""
     card = re.search(r"NVIDIA [A-Z][\w -]*?(?= {2,}|\||\n)", env)
     torch_version = re.search(r"torch (\S+)", env)

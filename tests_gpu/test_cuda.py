@@ -104,3 +104,48 @@ def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypat
     gansearch.run_study(path, progress=True)
     assert len(allocated) == 50
     assert allocated[-1] - allocated[0] < 16 * 2**20, [a // 2**20 for a in allocated[::10]]
+
+
+def test_packed_trials_train_graphed_on_their_own_streams(cuda_study):
+    """trials_per_worker: several trials in one process, each thread capturing and replaying its own graph."""
+    path = cuda_study(n_trials=8, workers=2, extra="trials_per_worker: 3\n")
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() >= 8, df[["state", "failure"]] if "failure" in df else df["state"]
+    assert (df["step_mode"] == "cuda_graph").all(), df["graph_fallback"].unique()
+    assert df["worker"].nunique() == 6  # 2 processes x 3 threads
+    assert df["score"].notna().all()
+
+
+def test_packed_trials_use_one_stream_per_thread_not_the_default_stream():
+    import threading
+
+    from gansearch import packing
+
+    seen = {}
+
+    def work(i):
+        s = torch.cuda.current_stream(CUDA)
+        seen[i] = (s.cuda_stream, packing.thread_stream(CUDA, "capture").cuda_stream, threading.get_ident())
+        return i
+
+    assert packing.run_packed(3, CUDA, work) == [0, 1, 2]
+    train_streams = {v[0] for v in seen.values()}
+    assert len(train_streams) == 3 and torch.cuda.default_stream(CUDA).cuda_stream not in train_streams
+    assert len({v[1] for v in seen.values()} | train_streams) == 6
+
+
+def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch):
+    from gansearch import bench
+    from gansearch.bench import BenchConfig, measure_layouts
+    from gansearch.devices import plan_workers
+
+    monkeypatch.setenv("GANSEARCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(bench, "candidate_layouts", lambda device: [(1, 1), (1, 3)])
+    result = measure_layouts(BenchConfig(device="cuda:0", steps=20, trials=4), progress=lambda line: None)
+    slots = plan_workers(["cuda:0"], "auto", "auto")
+    best = result["best"]
+    assert slots[0].trials == best["trials_per_worker"] and slots[0].measured
+    from gansearch.devices import host_cores
+
+    assert len(slots) == max(1, min(best["workers"], host_cores() // best["trials_per_worker"]))
