@@ -100,6 +100,7 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
         raise
     finally:
         _threads[0] = 0
+        _stop.clear()  # trials trained later in this process (one at a time) must not see it
     interrupts = [e for e in errors if isinstance(e, KeyboardInterrupt)]
     if errors:
         raise (interrupts or errors)[0]
