@@ -19,14 +19,15 @@ from optuna.trial import FixedTrial
 
 from .config import Range, StudyConfig
 from .errors import StudyConfigError
-from .space import INT_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
+from .space import INT_TRAIN_KEYS, STR_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
 from .spec import ArchSpec, LayerSpec, NetSpec
 
-BASELINES = ("dcgan",)
+BASELINES = ("dcgan", "seed")
+BASELINE_TASK = {"dcgan": "generate", "seed": "translate"}
 
 # DCGAN's training settings (Radford et al. 2015, section 3): Adam(2e-4, beta1 0.5), batch 64, z of 100.
 DCGAN_TRAIN = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "loss": "ns", "batch_size": 64,
-               "d_steps": 1}
+               "d_steps": 1, "augment": "none", "l1_weight": 100.0}  # (pix2pix's L1 weight, for translate)
 DCGAN_LATENT = 100
 DCGAN_WIDTH = 64  # ngf = ndf = 64 at the highest-resolution hidden layer
 
@@ -62,7 +63,7 @@ def _pick(value, target, integer: bool = False):
 
 def _typed(key, value):
     """As ``SearchSpace.suggest`` types training values."""
-    return int(value) if key in INT_TRAIN_KEYS else (value if key == "loss" else float(value))
+    return int(value) if key in INT_TRAIN_KEYS else (value if key in STR_TRAIN_KEYS else float(value))
 
 
 def dcgan_train_values(config: StudyConfig) -> dict:
@@ -165,7 +166,7 @@ def baseline_params(space: SearchSpace, arch: ArchSpec, train: dict) -> dict | N
                 put(f"{p}.stem.width", c.space.widths, net.width)
             for i, layer in enumerate(net.layers):
                 put(*c.block_param(i, layer.stride), layer.block)
-                put(f"{p}.{i}.kernel", c.space.kernels, layer.kernel)
+                put(*c.kernel_param(i, layer.block), layer.kernel)
                 for key, offered in c.block_options[layer.block].items():
                     put(f"{p}.{i}.{layer.block}.{key}", offered, layer.options.get(key))
                 if not (is_g and i == len(net.layers) - 1):  # the image layer's width is the channels
@@ -196,11 +197,38 @@ class Baseline:
     params: dict | None  # None: outside the study's search space (run as a fixed architecture)
 
 
+def seed_arch(config: StudyConfig, channels: int, cond_channels: int) -> ArchSpec:
+    """The design note's image-to-image pair (Keras Conv2D / Conv2DTranspose, padding 'same', biases, no norm).
+
+    G: conv 64 k4 s2, lrelu, deconv 64 k4 s2, lrelu, conv 32 k4 s2, lrelu, deconv 32 k4 s2, lrelu, conv C k4 s1
+    (tanh, so images stay in [-1, 1]); D: conv 64/128/256/512 k4 s2 with LeakyReLU(0.2), flatten, dense to one
+    logit (the sigmoid is in the loss). At 256x256x3 that is 119,491 and 2,887,617 parameters. A smaller
+    resolution keeps G and as many of D's four layers as halve it to at least 1x1.
+    """
+    r = config.data.resolution
+    if r % 4:
+        raise StudyConfigError(f"the seed pair halves the image twice: data.resolution {r} must be a multiple of 4",
+                               file=config.file, key="baseline")
+    lrelu = "lrelu"
+    g = NetSpec((LayerSpec("conv", 4, 2, 64, "none", lrelu), LayerSpec("deconv", 4, 2, 64, "none", lrelu),
+                 LayerSpec("conv", 4, 2, 32, "none", lrelu), LayerSpec("deconv", 4, 2, 32, "none", lrelu),
+                 LayerSpec("conv", 4, 1, channels, "none", "tanh")), 0, r // 2, "none", lrelu)
+    n = min(4, r.bit_length() - 1)
+    d = NetSpec(tuple(LayerSpec("conv", 4, 2, 64 * 2**i, "none", lrelu) for i in range(n)), 0, r >> n, "none", lrelu)
+    return ArchSpec(r, channels, 0, g, d, task="translate", cond_channels=cond_channels)
+
+
 def make_baseline(name: str, config: StudyConfig, space: SearchSpace) -> Baseline:
-    """The named hand design (only ``dcgan`` for now) fitted to the study."""
+    """The named hand design fitted to the study: ``dcgan`` (generate) or ``seed`` (translate)."""
     if name not in BASELINES:
         raise StudyConfigError(f"unknown baseline {name!r}; available: {', '.join(BASELINES)}",
                                file=config.file, key="baseline")
+    if BASELINE_TASK[name] != config.task:
+        other = [b for b, t in BASELINE_TASK.items() if t == config.task]
+        raise StudyConfigError(f"baseline {name!r} is for task {BASELINE_TASK[name]!r}; a {config.task} study "
+                               f"can use {', '.join(other)} or none", file=config.file, key="baseline")
+    if name == "seed":
+        return Baseline(name, seed_arch(config, space.channels, space.cond_channels), dcgan_train_values(config), None)
     arch = dcgan_arch(config, space.channels, space)
     train = dcgan_train_values(config)
     return Baseline(name, arch, train, baseline_params(space, arch, train))

@@ -12,12 +12,17 @@ from .plugins import Registry
 from .spec import ArchSpec, LayerSpec
 
 
-def build_layer(registry: Registry, layer: LayerSpec, in_channels: int, size: int, network: str) -> nn.Module:
+def build_layer(registry: Registry, layer: LayerSpec, in_channels: int, size: int, network: str,
+                index: int = 0, last: bool = False) -> nn.Module:
     """Build one layer and check, on a small dummy batch, that it maps H×W the way its block declares."""
     block = registry.block(layer.block)
     plugin = registry.plugin_of(layer.block)
+    if not block.supports(layer.kernel, layer.stride):
+        raise PluginError(f"block {layer.block!r} (plugin {plugin!r}) does not support kernel {layer.kernel} "
+                          f"with stride {layer.stride} (it declares scale={block.scale!r}, strides={block.strides}, "
+                          f"kernels={block.kernels})")
     args = BlockArgs(in_channels, layer.out_channels, layer.kernel, layer.stride, layer.norm,
-                     layer.activation, dict(layer.options))
+                     layer.activation, dict(layer.options), network, index, index == 0, last)
     try:
         module = block.build(args)
     except Exception as exc:  # noqa: BLE001 - a plugin bug, reported with its name
@@ -55,8 +60,8 @@ class Generator(nn.Module):
         self.stem_norm = make_norm(g.norm, g.width)
         self.stem_act = make_activation(g.activation)
         layers, channels, size = [], g.width, g.base_resolution
-        for layer in g.layers:
-            layers.append(build_layer(registry, layer, channels, size, "generator"))
+        for i, layer in enumerate(g.layers):
+            layers.append(build_layer(registry, layer, channels, size, "generator", i, i == len(g.layers) - 1))
             channels, size = layer.out_channels, registry.block(layer.block).out_size(size, layer.stride)
         self.layers = nn.Sequential(*layers)
         assert (channels, size) == (spec.channels, spec.resolution), "space produced an infeasible generator"
@@ -67,21 +72,72 @@ class Generator(nn.Module):
         return self.layers(self.stem_act(self.stem_norm(x)))
 
 
+class Translator(nn.Module):
+    """Image-to-image generator: condition (B, Cc, R, R) -> image (B, C, R, R) through a scale plan of
+    down, same-size and up layers whose scales multiply to 1. With skips (U-Net), the input of each down
+    layer is kept, and the output of an up layer that returns to its size is joined with it (channels
+    concatenated) before the next layer."""
+
+    def __init__(self, spec: ArchSpec, registry: Registry):
+        super().__init__()
+        g = spec.generator
+        self.latent_dim = 0  # no noise input: samples come from conditions (see translation.py)
+        layers, self.push, self.pop = [], [], []
+        channels, size = spec.cond_channels, spec.resolution
+        kept = []  # (size, channels) of the inputs of down layers, innermost last
+        join = None  # channels joined onto the next layer's input
+        for i, layer in enumerate(g.layers):
+            block = registry.block(layer.block)
+            self.pop.append(join is not None)
+            if join is not None:
+                channels += join
+                join = None
+            down = layer.stride > 1 and block.scale == "down"
+            self.push.append(g.skips and down)
+            if g.skips and down:
+                kept.append((size, channels))
+            layers.append(build_layer(registry, layer, channels, size, "translator", i, i == len(g.layers) - 1))
+            channels, size = layer.out_channels, block.out_size(size, layer.stride)
+            if g.skips and layer.stride > 1 and block.scale == "up" and kept and kept[-1][0] == size:
+                if i < len(g.layers) - 1:
+                    join = kept.pop()[1]
+                else:
+                    kept.pop()
+        self.layers = nn.ModuleList(layers)
+        assert (channels, size) == (spec.channels, spec.resolution), "space produced an infeasible translator"
+
+    def forward(self, cond):
+        # (B, Cc, R, R) -> ... down / same / up ... -> (B, C, R, R) in [-1, 1]
+        x, kept = cond, []
+        for layer, push, pop in zip(self.layers, self.push, self.pop):
+            if pop:
+                x = torch.cat([x, kept.pop()], 1)
+            if push:
+                kept.append(x)
+            x = layer(x)
+        return x
+
+
 class Discriminator(nn.Module):
     def __init__(self, spec: ArchSpec, registry: Registry):
         super().__init__()
         d = spec.discriminator
-        layers, channels, size = [], spec.channels, spec.resolution
-        for layer in d.layers:
-            layers.append(build_layer(registry, layer, channels, size, "discriminator"))
+        channels = spec.channels + (spec.cond_channels if d.conditional else 0)
+        layers, size = [], spec.resolution
+        for i, layer in enumerate(d.layers):
+            layers.append(build_layer(registry, layer, channels, size, "discriminator", i, i == len(d.layers) - 1))
             channels, size = layer.out_channels, registry.block(layer.block).out_size(size, layer.stride)
         assert size == d.base_resolution, "space produced an infeasible discriminator"
         self.layers = nn.Sequential(*layers)
-        self.head = nn.Linear(channels * size * size, 1)
+        self.patch = d.head == "patch"
+        self.head = nn.Conv2d(channels, 1, 1) if self.patch else nn.Linear(channels * size * size, 1)
 
     def forward(self, x):
-        # (B, channels, R, R) -> (B, C, b, b) -> (B,) logits
-        return self.head(self.layers(x).flatten(1)).squeeze(1)
+        # dense: (B, C_in, R, R) -> (B, C, b, b) -> (B,) logits; patch: -> (B, b*b) logits, one per patch
+        h = self.layers(x)
+        if self.patch:
+            return self.head(h).flatten(1)
+        return self.head(h.flatten(1)).squeeze(1)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -96,11 +152,12 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_pair(spec: ArchSpec, registry: Registry, seed: int | None = None) -> tuple[Generator, Discriminator]:
+def build_pair(spec: ArchSpec, registry: Registry, seed: int | None = None) -> tuple[nn.Module, Discriminator]:
     """Both networks, DCGAN-initialised; the same seed gives the same weights."""
     if seed is not None:
         torch.manual_seed(seed)
-    g, d = Generator(spec, registry), Discriminator(spec, registry)
+    g = Translator(spec, registry) if spec.task == "translate" else Generator(spec, registry)
+    d = Discriminator(spec, registry)
     dcgan_init(g)
     dcgan_init(d)
     return g, d
@@ -115,10 +172,11 @@ def preflight_blocks(space) -> None:
 
     A block that does not build, or does not scale H×W as it declares, fails here, before any study is created.
     """
-    for network, choices in space.nets.items():
-        strides = sorted({s for plan in choices.plans for s in plan})
+    for choices in space.nets.values():
+        network = choices.network
+        strides = sorted({s[1] if isinstance(s, tuple) else s for plan in choices.plans for s in plan})
         widths = {min(choices.space.widths), max(choices.space.widths)}
-        if network == "generator":
+        if network in ("generator", "translator"):
             widths.add(space.channels)  # the last layer outputs the image
         for name in choices.space.blocks:
             block = space.registry.block(name)
@@ -126,7 +184,7 @@ def preflight_blocks(space) -> None:
                            itertools.product(*[choices.block_options[name][k] for k in block.options])]
             for stride, kernel, width, options in itertools.product(
                     strides, choices.space.kernels, sorted(widths), option_sets):
-                if stride > 1 and not block.can_stride(network):
+                if (stride > 1 and not block.can_stride(network)) or not block.supports(kernel, stride):
                     continue
                 size = 4 * stride if block.scale == "down" else 4
                 build_layer(space.registry, LayerSpec(name, kernel, stride, width, "none", "relu", options),

@@ -21,6 +21,10 @@ SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 LOSSES = ("ns", "hinge")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+TASKS = ("generate", "translate")
+CONDITIONS = ("grayscale", "downsample", "blur", "noise", "mask", "edges", "paired")
+D_HEADS = ("dense", "patch")
+TRANSLATE_OBJECTIVES = ("l1", "fd", "dssim")
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or a list of them"
 
 
@@ -74,6 +78,8 @@ class TrainSpace:
     loss: Param = "ns"
     latent_dim: Param = 64
     d_steps: Param = 1
+    augment: Param = "none"  # augmentations of D's inputs, comma-separated (color,translation,cutout), or none
+    l1_weight: Param = 100.0  # translate: weight of the L1 reconstruction term in G's loss (pix2pix: 100)
     cuda_graphs: bool = True  # on CUDA, capture the G/D step as a CUDA graph (falls back to eager if it cannot)
     precision: str = "auto"  # fp32 | tf32 | bf16 (autocast, fp32 weights and Adam state) | auto: tf32 on CUDA, fp32 on CPU
 
@@ -94,7 +100,8 @@ class ScoreConfig:
     """How trials are scored: features, the objective, and what else is computed and stored."""
 
     extractor: str = "layout"  # features of the objective and of plain metric names: a registered extractor
-    objective: str = "fd"  # the lower-is-better metric Optuna minimises: a metric name, or name@extractor
+    objective: str = "auto"  # the lower-is-better metric Optuna minimises: a metric name, or name@extractor (auto: fd;
+    # translate: l1, one of l1, fd, dssim)
     metrics: list[str] | str = "auto"  # computed for every complete trial: auto, or a list of metric[@extractor]
     samples: int = 1024  # generated images per evaluation (real images: at least this many, up to 2048+)
     feature_seed: int = 0  # seeds random features and trained extractors; change it and scores are not comparable
@@ -112,6 +119,20 @@ class DataConfig:
 
 
 @dataclass
+class TranslateConfig:
+    """``task: translate``: pairs (condition, target) and the translator's own choices."""
+
+    condition: str = "grayscale"  # how the condition is made from each image, or paired (the dataset gives pairs)
+    factor: int = 4  # downsample: shrink by this factor, then enlarge back (super-resolution)
+    sigma: float = 1.5  # blur: Gaussian sigma in pixels; noise: sigma in [-1, 1] units
+    hole: float = 0.5  # mask: side of the hidden square, as a fraction of the image side (inpainting)
+    held_out: float = 0.1  # fraction of pairs never trained on, scored at the end (seeded)
+    skips: list[bool] = field(default_factory=lambda: [False, True])  # U-Net skips between equal resolutions
+    conditional_d: list[bool] = field(default_factory=lambda: [True])  # D sees condition and output together
+    d_head: list[str] = field(default_factory=lambda: ["patch", "dense"])  # dense: flatten + linear; patch: logit map
+
+
+@dataclass
 class StudyConfig:
     """A gansearch study: the data, what to search for each network, how to train and score."""
 
@@ -121,6 +142,8 @@ class StudyConfig:
     discriminator: NetSpace
     train: TrainSpace = field(default_factory=TrainSpace)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    task: str = "generate"  # generate: noise -> image; translate: image -> image (translate:)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
     n_trials: int = 20  # finished (complete or pruned) trials to reach; a rerun resumes
     timeout: float | None = None  # seconds after which a run starts no new trial
     seed: int = 0  # sampler and per-trial seeds derive from it
@@ -132,7 +155,7 @@ class StudyConfig:
     storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
     plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})  # module names or .py paths
-    baseline: str | None = "dcgan"  # the hand design run as trial 0 with the study's training settings; none: off
+    baseline: str | None = "auto"  # the hand design run as trial 0 (auto: dcgan, or seed when translating); none: off
     file: str = field(default="<memory>", metadata={"internal": True})
 
     @property
@@ -415,6 +438,9 @@ _TRAIN_RULES = {  # key -> (kind, check, what is allowed)
     "loss": (str, lambda v: v in LOSSES, f"one of {', '.join(LOSSES)}"),
     "latent_dim": (int, lambda v: 1 <= v <= LIMITS["train.latent_dim"], f"an integer in [1, {LIMITS['train.latent_dim']}]"),
     "d_steps": (int, lambda v: 1 <= v <= LIMITS["train.d_steps"], f"an integer in [1, {LIMITS['train.d_steps']}]"),
+    "augment": (str, lambda v: bool(re.fullmatch(r"none|[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*", v)),
+                "none or augmentation names separated by commas (color,translation,cutout)"),
+    "l1_weight": (float, lambda v: 0 <= v <= 1e6, "a number in [0, 1e6]"),
 }
 
 
@@ -431,6 +457,13 @@ def _check_values(c: StudyConfig):
         ("score.feature_seed", c.score.feature_seed, 0 <= c.score.feature_seed < 2**32, "an integer in [0, 2**32)"),
         ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
         ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
+        ("task", c.task, c.task in TASKS, f"one of {', '.join(TASKS)}"),
+        ("translate.condition", c.translate.condition, c.translate.condition in CONDITIONS,
+         f"one of {', '.join(CONDITIONS)}"),
+        ("translate.factor", c.translate.factor, 2 <= c.translate.factor <= 16, "an integer in [2, 16]"),
+        ("translate.sigma", c.translate.sigma, 0 < c.translate.sigma <= 16, "a number in (0, 16]"),
+        ("translate.hole", c.translate.hole, 0 < c.translate.hole < 1, "a number in (0, 1)"),
+        ("translate.held_out", c.translate.held_out, 0 < c.translate.held_out < 1, "a number in (0, 1)"),
         ("pruner", c.pruner, c.pruner in PRUNERS, f"one of {', '.join(PRUNERS)}"),
         ("train.precision", c.train.precision, c.train.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ("data.resolution", c.data.resolution, 4 <= c.data.resolution <= LIMITS["data.resolution"],
@@ -460,6 +493,13 @@ def _check_values(c: StudyConfig):
         if not (d in ("cpu", "cuda") or (d == "auto" and isinstance(c.devices, str))
                 or (d.startswith("cuda:") and index.isdigit())):
             _fail(f, where, f"{d!r} is not a device; expected {DEVICES_HELP}")
+    if c.baseline == "auto":
+        c.baseline = "seed" if c.task == "translate" else "dcgan"
+    if c.score.objective == "auto":
+        c.score.objective = "l1" if c.task == "translate" else "fd"
+    for i, head in enumerate(c.translate.d_head):
+        if head not in D_HEADS:
+            _fail(f, f"translate.d_head.{i}", f"{head!r} is not allowed; expected one of {', '.join(D_HEADS)}")
     for name, (kind, check, allowed) in _TRAIN_RULES.items():
         _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
     for net in ("generator", "discriminator"):

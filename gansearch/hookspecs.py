@@ -24,3 +24,8 @@ def register_datasets(register):
 def register_metrics(register):
     """Register feature extractors and metrics: ``register(gansearch.Extractor(...))`` or
     ``register(gansearch.Metric(...))`` once per object."""
+
+
+@hookspec
+def register_augmentations(register):
+    """Register augmentations of the discriminator's inputs: ``register(gansearch.Augmentation(...))``."""

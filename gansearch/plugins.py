@@ -20,12 +20,14 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .augment import Augmentation
 from .block import Block
 from .dataset import Dataset
 from .metric import Extractor, Metric
 from .errors import GansearchWarning, PluginError
 
-DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics")
+DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics",
+                   "gansearch.builtin.augment")
 ENTRY_POINT_GROUP = "gansearch"
 AUTOLOAD_ENV = "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -135,12 +137,13 @@ class Provided:
 
 @dataclass
 class Registry:
-    """Blocks, datasets, extractors and metrics by name, each with the plugin that provided it."""
+    """Blocks, datasets, extractors, metrics and augmentations by name, each with the plugin that provided it."""
 
     blocks: dict[str, Provided] = field(default_factory=dict)
     datasets: dict[str, Provided] = field(default_factory=dict)
     extractors: dict[str, Provided] = field(default_factory=dict)
     metrics: dict[str, Provided] = field(default_factory=dict)
+    augmentations: dict[str, Provided] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)  # installed plugin that failed to import -> why
 
     def block(self, name: str) -> Block:
@@ -155,6 +158,9 @@ class Registry:
     def metric(self, name: str) -> Metric:
         return self.metrics[name].obj
 
+    def augmentation(self, name: str) -> Augmentation:
+        return self.augmentations[name].obj
+
     def plugin_of(self, block_name: str) -> str:
         return self.blocks[block_name].plugin
 
@@ -168,6 +174,7 @@ _KINDS = (  # hook, what its register callback accepts: (type, registry table, n
     ("register_blocks", ((Block, "blocks", "block"),)),
     ("register_datasets", ((Dataset, "datasets", "dataset"),)),
     ("register_metrics", ((Extractor, "extractors", "extractor"), (Metric, "metrics", "metric"))),
+    ("register_augmentations", ((Augmentation, "augmentations", "augmentation"),)),
 )
 
 

@@ -26,6 +26,9 @@ class NetSpec:
     base_resolution: int  # generator starts at it, discriminator ends at it
     norm: str  # the stem's norm (generator); unused for the discriminator
     activation: str
+    skips: bool = False  # translator: U-Net skips (each up layer's output joined with the encoder map of its size)
+    head: str = "dense"  # discriminator: dense (flatten + linear) or patch (a 1x1 conv to a map of logits)
+    conditional: bool = False  # discriminator (translate): sees the condition concatenated with the image
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class ArchSpec:
     latent_dim: int
     generator: NetSpec
     discriminator: NetSpec
+    task: str = "generate"  # generate: latent -> image; translate: condition image -> image
+    cond_channels: int = 0  # translate: channels of the condition image
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,6 +66,8 @@ class TrainSpec:
     seed: int
     cuda_graphs: bool = True
     precision: str = "auto"  # fp32 | tf32 | bf16 | auto (see trainer.resolve_precision)
+    augment: str = "none"  # D's input augmentations, comma-separated registered names
+    l1_weight: float = 0.0  # translate: weight of G's L1 term against the target
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -64,7 +64,7 @@ def test_quickstart_baseline(tmp_path):
     assert layers(d) == [("conv", 4, 2, 64, "none", "lrelu"), ("conv", 4, 2, 64, "batch", "lrelu")]
     assert (b.arch.resolution, b.arch.channels, b.arch.latent_dim) == (16, 1, 64)
     assert b.train == {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
-                       "loss": "ns", "d_steps": 1}
+                       "loss": "ns", "d_steps": 1, "augment": "none", "l1_weight": 100.0}
     # only the multi-choice params the space asks (single-choice norms, blocks, activations are not)
     assert b.params == {"g.strides": "2-2", "g.stem.width": 64,
                         "g.0.block": "deconv", "g.0.kernel": 4, "g.0.width": 64,
@@ -167,7 +167,8 @@ def test_train_values_nearest_dcgan(write_study):
     })
     prepared, b = baseline_of(path)
     assert dcgan_train_values(prepared.config) == b.train == {
-        "batch_size": 66, "lr_g": 5e-4, "lr_d": 1e-4, "beta1": 0.9, "beta2": 0.99, "loss": "hinge", "d_steps": 2}
+        "batch_size": 66, "lr_g": 5e-4, "lr_d": 1e-4, "beta1": 0.9, "beta2": 0.99, "loss": "hinge", "d_steps": 2,
+        "augment": "none", "l1_weight": 100.0}
     assert b.arch.latent_dim == 110
     assert isinstance(b.train["batch_size"], int) and isinstance(b.train["lr_d"], float)
     assert b.params is not None

@@ -1,0 +1,109 @@
+"""Translate studies: (condition, target) pairs made from a study's images, and the held-out split.
+
+A condition is made from each image by a named degradation, deterministically (seeded per image
+index), once when the study is prepared: ``grayscale`` (colourisation), ``downsample`` (shrink by
+``factor`` then enlarge back: super-resolution), ``blur`` (Gaussian, ``sigma`` px), ``noise``
+(Gaussian, ``sigma``), ``mask`` (a square of ``hole`` × side set to 0: inpainting), ``edges`` (Sobel
+magnitude of the luminance: edges -> image). ``paired``: the dataset itself returns pairs (the
+``paired_folder`` dataset: two folders with matching file names, or side-by-side AB images).
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import TranslateConfig
+
+SOBEL = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Conditions and targets, both (N, C, R, R) in [-1, 1], split into train and held-out."""
+
+    condition: torch.Tensor  # (N, Cc, R, R)
+    target: torch.Tensor  # (N, C, R, R)
+    held_out: torch.Tensor  # (M,) indices never trained on
+
+    @property
+    def train_index(self) -> torch.Tensor:
+        keep = torch.ones(len(self.target), dtype=torch.bool)
+        keep[self.held_out] = False
+        return keep.nonzero().squeeze(1)
+
+    def train_data(self) -> torch.Tensor:
+        """(N - M, Cc + C, R, R): condition and target side by side in channels, as the trainer reads them."""
+        i = self.train_index
+        return torch.cat([self.condition[i], self.target[i]], 1)
+
+    def held_out_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.condition[self.held_out], self.target[self.held_out]
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), edges replicated."""
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def condition_channels(cfg: TranslateConfig, channels: int) -> int:
+    return 1 if cfg.condition in ("grayscale", "edges") else channels
+
+
+def make_condition(images: torch.Tensor, cfg: TranslateConfig, seed: int) -> torch.Tensor:
+    """(N, C, R, R) in [-1, 1] -> conditions (N, Cc, R, R) in [-1, 1], the same for the same seed."""
+    x = images.float()
+    kind = cfg.condition
+    if kind == "grayscale":
+        if x.shape[1] == 1:
+            return x.clone()
+        return (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    if kind == "downsample":
+        r = x.shape[-1]
+        small = max(r // cfg.factor, 1)
+        low = F.interpolate(x, size=(small, small), mode="bilinear", antialias=True, align_corners=False)
+        return F.interpolate(low, size=(r, r), mode="bilinear", align_corners=False).clamp(-1, 1)
+    if kind == "blur":
+        return gaussian_blur(x, cfg.sigma)
+    if kind == "noise":
+        g = torch.Generator().manual_seed(seed)
+        return (x + cfg.sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    if kind == "mask":
+        g = torch.Generator().manual_seed(seed)
+        n, _, h, w = x.shape
+        side = max(int(round(cfg.hole * h)), 1)
+        top = torch.randint(0, h - side + 1, (n, 1, 1), generator=g)
+        left = torch.randint(0, w - side + 1, (n, 1, 1), generator=g)
+        ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+        hole = (ys >= top) & (ys < top + side) & (xs >= left) & (xs < left + side)
+        return x.masked_fill(hole.unsqueeze(1), 0.0)
+    if kind == "edges":
+        gray = x.mean(1, keepdim=True)
+        padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
+        gx = F.conv2d(padded, SOBEL.view(1, 1, 3, 3))
+        gy = F.conv2d(padded, SOBEL.t().contiguous().view(1, 1, 3, 3))
+        magnitude = (gx.square() + gy.square()).sqrt()
+        return (magnitude / magnitude.amax((1, 2, 3), keepdim=True).clamp(min=1e-6)) * 2 - 1
+    raise ValueError(f"unknown condition {kind!r}")
+
+
+def held_out_index(n: int, fraction: float, seed: int) -> torch.Tensor:
+    """A seeded ``fraction`` of 0..n-1 (at least one, and at least one left to train on)."""
+    m = min(max(1, round(n * fraction)), n - 1)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))[:m].sort().values
+
+
+def make_pairs(images: torch.Tensor, cfg: TranslateConfig, seed: int,
+               conditions: torch.Tensor | None = None) -> Pairs:
+    """Pairs from a study's images (``conditions`` given: a paired dataset's own)."""
+    if conditions is None:
+        conditions = make_condition(images, cfg, seed)
+    return Pairs(conditions.float(), images.float(), held_out_index(len(images), cfg.held_out, seed))
