@@ -56,10 +56,11 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
         arch = t.user_attrs.get("arch")
         for net, prefix in (("generator", "g"), ("discriminator", "d")):
             for i, layer in enumerate(arch[net]["layers"] if arch else ()):
-                name = f"{prefix}.{i}.stride"  # derived from the stride plan: one column per layer
-                row[name] = layer["stride"]
-                if name not in param_names:
-                    param_names.append(name)
+                for key in ("stride", "block", "kernel"):  # from the architecture: one column per layer,
+                    name = f"{prefix}.{i}.{key}"  # whatever the parameter was called (g.0.block_d2, ...)
+                    row[name] = layer[key]
+                    if name not in param_names:
+                        param_names.append(name)
         for key in ("samples", "generator"):
             rel = t.user_attrs.get(key)
             row[key] = str(output_dir / rel) if rel else None

@@ -82,6 +82,7 @@ class Translator(nn.Module):
         super().__init__()
         g = spec.generator
         self.latent_dim = 0  # no noise input: samples come from conditions (see translation.py)
+        self.cond_channels = spec.cond_channels
         layers, self.push, self.pop = [], [], []
         channels, size = spec.cond_channels, spec.resolution
         kept = []  # (size, channels) of the inputs of down layers, innermost last
@@ -130,6 +131,7 @@ class Discriminator(nn.Module):
         assert size == d.base_resolution, "space produced an infeasible discriminator"
         self.layers = nn.Sequential(*layers)
         self.patch = d.head == "patch"
+        self.conditional = d.conditional
         self.head = nn.Conv2d(channels, 1, 1) if self.patch else nn.Linear(channels * size * size, 1)
 
     def forward(self, x):

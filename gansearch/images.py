@@ -29,7 +29,13 @@ def to_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, min_
 
 @torch.no_grad()
 def sample_grid(generator: torch.nn.Module, n: int = 64, seed: int = 0) -> Image.Image:
-    """A grid of ``n`` samples from fixed noise."""
+    """A grid of ``n`` samples from fixed noise; a translator with ``preview_pairs`` (set by the runner)
+    shows condition | output | target rows instead."""
+    pairs = getattr(generator, "preview_pairs", None)
+    if pairs is not None:
+        from .translation import preview_grid
+
+        return preview_grid(generator, *pairs)
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device

@@ -19,7 +19,9 @@ from .errors import ArtifactError, GansearchError, GansearchWarning
 from . import journal, packing
 from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
+from .augment import make_policy
 from .scoring import Scorer
+from .translation import TranslationScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, check_output, check_workers, fingerprint, open_study, prepare, trial_seed
 from .trainer import memory_format, train
@@ -36,8 +38,9 @@ class Objective:
         self.p = prepared
         self.device = device
         self.worker = worker
-        self.data = prepared.data.to(device).contiguous(memory_format=memory_format(device))
-        self.scorer = Scorer.for_study(prepared, device)
+        data = prepared.pairs.train_data() if prepared.pairs is not None else prepared.data
+        self.data = data.to(device).contiguous(memory_format=memory_format(device))
+        self.scorer = scorer_for(prepared, device)
 
     def __call__(self, trial: optuna.Trial) -> float:
         cfg = self.p.config
@@ -76,7 +79,8 @@ class Objective:
             layout = memory_format(self.device)
             g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
             notes["build_seconds"] = time.perf_counter() - built
-            result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes)
+            augment = make_policy(spec.augment, self.p.registry)
+            result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes, augment=augment)
             steps = result.steps
             started = time.perf_counter()
             metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
@@ -119,6 +123,8 @@ class Objective:
                  "generator": str((folder / "generator.pt").relative_to(root))}
         try:
             record = {**trial_record(trial, state, value, reported, names), "fingerprint": fingerprint(self.p.config)}
+            if hasattr(self.scorer, "preview"):  # a translator's grid: condition | output | target rows
+                g.preview_pairs = self.scorer.preview()
             save_trial(folder, g, self.p.config.seed, record)
         except OSError as exc:
             reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
@@ -150,6 +156,14 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
         raise GansearchError(f"{prepared.config.file}: the run stopped: {disk_full_message(cause)}") from None
 
 
+def scorer_for(prepared, device="cpu"):
+    """The scorer a study's trials share: generated images against real ones, or a translate study's
+    outputs on its held-out pairs."""
+    if prepared.pairs is not None:
+        return TranslationScorer.for_study(prepared, device)
+    return Scorer.for_study(prepared, device)
+
+
 def disk_full_message(exc) -> str:
     return (f"the disk is full ({exc}); finished trials are kept: free some space and run the same command "
             "again to resume")
@@ -165,7 +179,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     if progress:
         print(f"preparing the score: extractors {', '.join(prepared.plan.extractors)} (once per study; cached)",
               file=out)
-    Scorer.for_study(prepared)  # extractors built (a classifier trained) and real features cached once, for
+    scorer_for(prepared)  # extractors built (a classifier trained) and real features cached once, for
     # every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
     with sigterm_as_interrupt(), run_lock(cfg):
         recover_storage(cfg)

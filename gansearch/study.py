@@ -29,7 +29,10 @@ from . import journal
 from .recovery import finish_recorded_trials, recover_storage
 from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
+from .augment import policy_names
+from .pairs import Pairs, make_pairs
 from .scoring import Plan, resolve_plan
+from .translation import translate_plan
 from .space import SearchSpace
 
 
@@ -45,8 +48,9 @@ class Prepared:
     data: torch.Tensor | None = None  # (N, C, R, R) in [-1, 1]
     labels: torch.Tensor | None = None  # (N,) int64 class indices, for a labelled dataset
     classes: tuple[str, ...] = ()  # the labelled dataset's class names
-    plan: Plan | None = None  # what trials are scored on
+    plan: Plan | None = None  # what trials are scored on (a TranslatePlan for task: translate)
     baseline: Baseline | None = None  # the hand design run as trial 0
+    pairs: Pairs | None = None  # task: translate: (condition, target) pairs and the held-out split
 
 
 def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -> Prepared:
@@ -74,7 +78,11 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     channels = config.data.channels or dataset.channels
     space = SearchSpace(config, registry, channels)
     preflight_blocks(space)
-    plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
+    check_augmentations(config, registry)
+    if config.task == "translate":
+        plan = translate_plan(config, registry, labelled=bool(dataset.classes))
+    else:
+        plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
     baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
     check_device(config)
     check_storage(config)
@@ -92,11 +100,31 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
             raise StudyConfigError(f"dataset {dataset.name!r} (plugin {plugin!r}) failed to load: "
                                    f"{type(exc).__name__}: {exc}", file=file, key="data") from None
         n = len(prepared.data)
-        if n < config.score.samples:
+        if config.task == "translate":
+            if config.translate.condition == "paired":
+                raise StudyConfigError(f"dataset {dataset.name!r} gives images, not pairs; use a named condition "
+                                       "(grayscale, downsample, blur, noise, mask, edges)", file=file,
+                                       key="translate.condition")
+            if n < 2:
+                raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
+                                       f"{dataset.name!r} has {n}", file=file, key="data")
+            prepared.pairs = make_pairs(prepared.data, config.translate, config.seed)
+        elif n < config.score.samples:
             warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
                           "every score compares against these few, so scores are noisy (standard errors show how "
                           "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=2)
     return prepared
+
+
+def check_augmentations(config: StudyConfig, registry: Registry) -> None:
+    """Every name in ``train.augment`` (a fixed policy or each choice) must be a registered augmentation."""
+    value = config.train.augment
+    for i, policy in enumerate(value if isinstance(value, list) else [value]):
+        for name in policy_names(policy):
+            if name not in registry.augmentations:
+                key = f"train.augment.{i}" if isinstance(value, list) else "train.augment"
+                raise StudyConfigError(f"unknown augmentation {name!r}; available: none, "
+                                       f"{', '.join(sorted(registry.augmentations))}", file=config.file, key=key)
 
 
 def check_device(config: StudyConfig) -> None:
@@ -296,6 +324,12 @@ def fingerprint(config: StudyConfig) -> dict:
     raw["train"].pop("precision")  # likewise how the arithmetic is done
     raw["score"].pop("metrics")  # what else is stored may grow; the objective may not change
     raw["score"].pop("inception_weights")  # the same weights may move
+    if raw["train"].get("augment") == "none":  # keys added later, at their defaults: studies begun before match
+        raw["train"].pop("augment")
+    if config.task == "translate":
+        raw["task"], raw["translate"] = config.task, dataclasses.asdict(config.translate)
+    else:
+        raw["train"].pop("l1_weight", None)  # only translate studies use it
     return json.loads(json.dumps(raw, default=str))
 
 

@@ -65,8 +65,12 @@ class Step:
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
-                 capturable: bool = False):
+                 capturable: bool = False, augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.g, self.d, self.data, self.spec = generator, discriminator, data, spec
+        # translate: data holds condition and target side by side in channels; G maps one to the other
+        self.cond_channels = getattr(generator, "cond_channels", 0)
+        self.conditional = getattr(discriminator, "conditional", False)
+        self.augment = augment or (lambda x: x)  # DiffAugment-style: D's real and fake inputs alike
         # eager: the fused Adam kernel; in a CUDA graph: capturable Adam, its step counters on the device
         kw = dict(betas=(spec.beta1, spec.beta2), capturable=capturable, fused=not capturable)
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, **kw)
@@ -78,23 +82,38 @@ class Step:
         self.autocast = (functools.partial(torch.autocast, data.device.type, dtype=torch.bfloat16, cache_enabled=False)
                          if bf16 else contextlib.nullcontext)  # no context to enter on every fp32 step
 
-    def __call__(self):
+    def inputs(self):
+        """One batch: (G's input, real images, condition or None), drawn on the device."""
         spec, data, device = self.spec, self.data, self.data.device
-        b, latent = spec.batch_size, self.g.latent_dim
+        batch = data[torch.randint(data.shape[0], (spec.batch_size,), device=device)]
+        if self.cond_channels:
+            cond = batch[:, :self.cond_channels]
+            return cond, batch[:, self.cond_channels:], cond
+        return torch.randn(spec.batch_size, self.g.latent_dim, device=device), batch, None
+
+    def critic(self, images, cond):
+        """D's logits for images (with their condition, for a conditional D), augmented."""
+        if cond is not None and self.conditional:
+            images = torch.cat([cond, images], 1)  # augmented together: the same shift, cutout, colour
+        return self.d(self.augment(images))
+
+    def __call__(self):
+        spec = self.spec
         for k in range(spec.d_steps):
-            real = data[torch.randint(data.shape[0], (b,), device=device)]
-            z = torch.randn(b, latent, device=device)
+            source, real, cond = self.inputs()
             with self.autocast():
                 with torch.set_grad_enabled(k == spec.d_steps - 1):  # the last fake batch serves the G step too
-                    fake = self.g(z)
-                loss_d = d_loss(spec.loss, self.d(real), self.d(fake.detach()))
+                    fake = self.g(source)
+                loss_d = d_loss(spec.loss, self.critic(real, cond), self.critic(fake.detach(), cond))
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
         self.d.requires_grad_(False)  # the generator step needs no D weight gradients
         try:
             with self.autocast():
-                loss_g = g_loss(spec.loss, self.d(fake))
+                loss_g = g_loss(spec.loss, self.critic(fake, cond))
+                if cond is not None and spec.l1_weight:
+                    loss_g = loss_g + spec.l1_weight * (fake.float() - real).abs().mean()  # pix2pix's L1 term
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
@@ -157,7 +176,7 @@ class TrainResult:
     train_seconds: float = 0.0  # the training steps after setup, scoring excluded
 
 
-def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
+def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augment=None):
     """The step to run and how many steps it already ran: graphed on CUDA when asked and capturable
     (after a few eager warm-up steps, which count as training), else eager."""
     warmup = min(WARMUP_STEPS, spec.steps - 1, spec.eval_every - 1)  # no evaluation falls in the warm-up
@@ -166,9 +185,9 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
     if on_cuda and warmup < 1:
         notes["fallback"] = "steps or eval_every too small to warm up before capture"
     if not on_cuda or warmup < 1:
-        return Step(generator, discriminator, data, spec), 0
+        return Step(generator, discriminator, data, spec, augment=augment), 0
     device = data.device
-    step = Step(generator, discriminator, data, spec, capturable=True)
+    step = Step(generator, discriminator, data, spec, capturable=True, augment=augment)
     side = packing.thread_stream(device, "capture")
     side.wait_stream(torch.cuda.current_stream(device))
     done = 0
@@ -200,7 +219,7 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict):
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
           score: Callable[[nn.Module], float], on_eval: Callable[[int, float], None] | None = None,
-          notes: dict | None = None) -> TrainResult:
+          notes: dict | None = None, augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> TrainResult:
     """Train for ``spec.steps`` steps; ``data`` is (N, C, H, W) in [-1, 1], already on the device.
 
     Every ``eval_every`` steps (and at the end) the generator is scored and ``on_eval(step, score)``
@@ -216,7 +235,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, sp
     started = time.perf_counter()
     with packing.SETUP_LOCK:  # packed trials (packing.py) seed and capture one at a time
         torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
-        run_step, done = make_step(generator, discriminator, data, spec, notes)
+        run_step, done = make_step(generator, discriminator, data, spec, notes, augment)
         sync_stream(device)
     notes["setup_seconds"] = time.perf_counter() - started
     loop_started = time.perf_counter()

@@ -1,0 +1,162 @@
+"""Scoring a translate study's generator on its held-out pairs, and its sample grids.
+
+Metrics, each per held-out pair with its standard error (the Fréchet distance by jackknife):
+``l1`` (mean absolute error, images in [-1, 1]), ``psnr`` (dB, images in [0, 1]), ``ssim`` (Gaussian
+window 11 px, sigma 1.5, or the image side when smaller; Wang et al. 2004), ``dssim`` = (1 - ssim) / 2,
+and ``fd``: the Fréchet distance of the outputs against the study's real images in the study's feature
+space (``score.extractor``). The objective is one of the lower-is-better ones: l1, dssim or fd.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import TRANSLATE_OBJECTIVES
+from .errors import StudyConfigError, TrialDiverged
+from .images import to_grid
+from .scoring import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
+
+METRICS = ("l1", "psnr", "ssim", "dssim", "fd")
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class TranslateColumn:
+    name: str
+
+
+@dataclass(frozen=True)
+class TranslatePlan:
+    """What a translate study scores: the objective and every stored column (``METRICS``)."""
+
+    objective: TranslateColumn
+    columns: tuple[TranslateColumn, ...]
+    extractor: str  # features of the fd column
+
+    @property
+    def extractors(self) -> list[str]:
+        return [self.extractor]
+
+
+def translate_plan(config, registry, labelled: bool) -> TranslatePlan:
+    s = config.score
+    if s.objective not in TRANSLATE_OBJECTIVES:
+        raise StudyConfigError(f"{s.objective!r} is not a translate objective; choose one of "
+                               f"{', '.join(TRANSLATE_OBJECTIVES)} (psnr and ssim are stored too)",
+                               file=config.file, key="score.objective")
+    check_extractor(s.extractor, registry, labelled, config.file, "score.extractor")
+    return TranslatePlan(TranslateColumn(s.objective), tuple(TranslateColumn(m) for m in METRICS), s.extractor)
+
+
+def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+    t = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    return k / k.sum()
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM of (N, C, H, W) images in [-1, 1] (computed in [0, 1]), averaged over channels and pixels."""
+    x, y = (x.float() + 1) / 2, (y.float() + 1) / 2
+    c = x.shape[1]
+    size = min(11, x.shape[-1] - (1 - x.shape[-1] % 2))  # odd, at most the side
+    k = _gaussian_window(size, 1.5).to(x.device)
+    k1, k2 = k.view(1, 1, 1, -1).expand(c, 1, 1, -1), k.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+
+    def blur(t):  # valid Gaussian filtering, per channel
+        return F.conv2d(F.conv2d(t, k1, groups=c), k2, groups=c)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB of images in [-1, 1], measured in [0, 1] (peak 1)."""
+    mse = (((x.float() - y.float()) / 2) ** 2).flatten(1).mean(1).clamp(min=1e-10)
+    return -10 * torch.log10(mse)
+
+
+def mean_se(values: torch.Tensor) -> tuple[float, float]:
+    v = values.double()
+    return float(v.mean()), float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+@torch.no_grad()
+def translate(generator: nn.Module, cond: torch.Tensor) -> torch.Tensor:
+    """The generator's outputs for conditions (N, Cc, R, R), in eval mode, in batches."""
+    was_training = generator.training
+    generator.eval()
+    out = torch.cat([generator(cond[i:i + BATCH]) for i in range(0, len(cond), BATCH)])
+    generator.train(was_training)
+    if not torch.isfinite(out).all():
+        raise TrialDiverged("the generator produced non-finite images")
+    return out
+
+
+class TranslationScorer:
+    """Scores a translator on a translate study's held-out pairs (same interface as ``Scorer``)."""
+
+    def __init__(self, prepared, device="cpu", cache_dir=None):
+        c = prepared.config
+        self.plan = prepared.plan
+        self.device = torch.device(device)
+        cond, target = prepared.pairs.held_out_pairs()
+        self.cond, self.target = cond.to(self.device), target.to(self.device)
+        fd = parse_column("fd", c.score.extractor, prepared.registry, prepared.labels is not None, c.file,
+                          "score.extractor")
+        self.features = build_scorer(c, lambda: Scorer(
+            Plan(fd, (fd,)), prepared.registry, prepared.data, prepared.labels, prepared.classes,
+            samples=len(cond), seed=c.seed, feature_seed=c.score.feature_seed, device=device, cache_dir=cache_dir,
+            options=study_options(c)))
+
+    @classmethod
+    def for_study(cls, prepared, device="cpu") -> "TranslationScorer":
+        return cls(prepared, device, cache_dir=prepared.config.output_dir / "cache")
+
+    def _fd(self, outputs) -> float:
+        column = self.features.plan.objective
+        fake = self.features.features(column.extractor, outputs)
+        return float(column.metric.compute(self.features.real[column.extractor], fake))
+
+    def score(self, generator: nn.Module) -> float:
+        """The objective on the held-out pairs: what the trainer reports for pruning."""
+        out = translate(generator, self.cond)
+        name = self.plan.objective.name
+        if name == "l1":
+            return float((out - self.target).abs().mean())
+        if name == "dssim":
+            return float(((1 - ssim(out, self.target)) / 2).mean())
+        return self._fd(out)
+
+    def evaluate_outputs(self, out: torch.Tensor) -> dict[str, float]:
+        """Every metric of outputs for the held-out conditions, each with ``<name>_se``."""
+        result = {}
+        per_image = {"l1": (out - self.target).abs().flatten(1).mean(1), "psnr": psnr(out, self.target)}
+        s = ssim(out, self.target)
+        per_image.update(ssim=s, dssim=(1 - s) / 2)
+        for name, values in per_image.items():
+            result[name], result[f"{name}_se"] = mean_se(values.cpu())
+        fd = self.features.evaluate(out)
+        result["fd"], result["fd_se"] = fd["fd"], fd["fd_se"]
+        return result
+
+    def evaluate_generator(self, generator: nn.Module) -> dict[str, float]:
+        return self.evaluate_outputs(translate(generator, self.cond))
+
+    def preview(self, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``n`` held-out (condition, target) pairs, for sample grids."""
+        return self.cond[:n].cpu(), self.target[:n].cpu()
+
+
+@torch.no_grad()
+def preview_grid(generator: nn.Module, cond: torch.Tensor, target: torch.Tensor):
+    """Three rows: conditions | outputs | targets (a one-channel condition shown in grey beside colour)."""
+    device = next(generator.parameters()).device
+    out = translate(generator, cond.to(device)).cpu()
+    shown = cond.expand(-1, target.shape[1], -1, -1) if cond.shape[1] != target.shape[1] else cond
+    return to_grid(torch.cat([shown, out, target]), columns=len(cond))
