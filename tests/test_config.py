@@ -156,8 +156,8 @@ UPSAMPLE_OPTIONS = "generator.block_options.upsample_conv"
 
 REGISTRY_ERRORS = [
     ({"generator.blocks": ["deconv", "nosuch"]}, "generator.blocks.1",
-     ["unknown block 'nosuch'", "available: conv, deconv, upsample_conv"]),
-    ({"discriminator.blocks": ["conv2"]}, "discriminator.blocks.0", ["available: conv, deconv, upsample_conv"]),
+     ["unknown block 'nosuch'", "available: conv, deconv, residual, upsample_conv"]),
+    ({"discriminator.blocks": ["conv2"]}, "discriminator.blocks.0", ["available: conv, deconv, residual, upsample_conv"]),
     ({"generator.norms": ["group"]}, "generator.norms.0", ["unknown norm 'group'", "batch"]),
     ({"data.name": "mnist"}, "data.name", ["unknown dataset 'mnist'", "available: digits, folder, shapes"]),
     ({"data.colour": "red"}, "data.colour", ["unknown key for dataset 'digits'", "allowed: name, resolution, channels"]),

@@ -126,3 +126,62 @@ def test_infeasible_space_is_a_config_error(g, message):
     with pytest.raises(StudyConfigError, match="no feasible architecture") as err:
         space_for(study_dict(16, g=g))
     assert message in str(err.value) and err.value.key == "generator"
+
+
+# -- translate: encoder-decoder scale plans ------------------------------------------------------------
+
+def translate_dict(resolution, g, d, channels, condition, translate=None):
+    return {**study_dict(resolution, g, d, channels=channels), "task": "translate",
+            "translate": {"condition": condition, **(translate or {})}}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(resolution=st.sampled_from([8, 16, 24, 32]), channels=st.sampled_from([1, 3]),
+       g=net_spaces(["conv", "deconv", "upsample_conv", "residual"]), d=net_spaces(["conv"]),
+       condition=st.sampled_from(["grayscale", "downsample", "blur", "noise", "mask", "edges"]),
+       skips=st.sampled_from([[False], [True], [False, True]]), head=st.sampled_from([["dense"], ["patch"]]),
+       conditional=st.sampled_from([[False], [True]]), seed=st.integers(0, 2**16))
+def test_every_proposed_translator_builds_and_maps_r_to_r(resolution, channels, g, d, condition, skips, head,
+                                                          conditional, seed):
+    raw = translate_dict(resolution, g, d, channels, condition,
+                         {"skips": skips, "d_head": head, "conditional_d": conditional})
+    try:
+        space = space_for(raw)
+    except StudyConfigError:
+        return  # an infeasible space is a config error (the generate property test checks that side)
+    event("feasible translate space")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    cond_channels = 1 if condition in ("grayscale", "edges") else channels
+    for _ in range(3):
+        trial = study.ask()
+        arch, _train = space.suggest(trial, seed=1)
+        assert arch.task == "translate" and arch.cond_channels == cond_channels
+        sizes, size = [], resolution
+        for layer in arch.generator.layers:  # the scale plan: never below base_resolution, ends at R
+            size = REGISTRY.block(layer.block).out_size(size, layer.stride)
+            sizes.append(size)
+        assert sizes[-1] == resolution and min(sizes) >= g["base_resolution"]
+        gen, disc = build_pair(arch, REGISTRY, seed=1)
+        cond = torch.randn(2, cond_channels, resolution, resolution)
+        images = gen(cond)
+        assert images.shape == (2, channels, resolution, resolution)
+        d_in = torch.cat([cond, images], 1) if arch.discriminator.conditional else images
+        logits = disc(d_in)
+        b = arch.discriminator.base_resolution
+        assert logits.shape == ((2, b * b) if arch.discriminator.head == "patch" else (2,))
+        study.tell(trial, 1.0)
+
+
+def test_scale_plans_go_down_and_come_back_without_leaving_the_allowed_sizes():
+    from gansearch.space import encode_plan, scale_plans
+
+    plans = scale_plans([("s", 1), ("d", 2), ("u", 2)], IntRange(2, 4), 16, 4)
+    names = {encode_plan(p) for p in plans}
+    assert {"d2-u2", "s1-s1", "d2-d2-u2-u2", "d2-u2-d2-u2", "s1-d2-u2-s1"} <= names
+    assert "u2-d2" not in names and "d2-d2-d2-u2" not in names  # above R; no way back to 16 in 4 steps
+    for plan in plans:
+        size = 16
+        for kind, s in plan:
+            size = size // s if kind == "d" else size * s if kind == "u" else size
+            assert 4 <= size <= 16
+        assert size == 16

@@ -1,4 +1,4 @@
-"""Built-in blocks: strided conv, transposed conv ("deconv") and resize-convolution."""
+"""Built-in blocks: strided conv, transposed conv ("deconv"), resize-convolution and a residual block."""
 
 import torch.nn as nn
 
@@ -75,6 +75,25 @@ class UpsampleConvBlock(nn.Module):
         return self.conv(self.up(x))
 
 
+class ResidualBlock(nn.Module):
+    """x + conv(act(norm(conv(x)))), then norm and activation; a 1x1 conv matches channels on the shortcut.
+    Never resamples (scale "same"): it refines features at one resolution, in any network."""
+
+    def __init__(self, a: BlockArgs):
+        super().__init__()
+        self.body = nn.Sequential(
+            exact_conv(a.in_channels, a.out_channels, a.kernel, bias=a.norm == "none"),
+            make_norm(a.norm, a.out_channels), make_activation("lrelu" if a.activation == "tanh" else a.activation),
+            exact_conv(a.out_channels, a.out_channels, a.kernel, bias=a.norm == "none"))
+        self.skip = nn.Identity() if a.in_channels == a.out_channels else nn.Conv2d(a.in_channels, a.out_channels, 1)
+        self.norm = make_norm(a.norm, a.out_channels)
+        self.act = make_activation(a.activation)
+
+    def forward(self, x):
+        # (B, C_in, H, W) -> (B, C_out, H, W)
+        return self.act(self.norm(self.skip(x) + self.body(x)))
+
+
 @hookimpl
 def register_blocks(register):
     register(Block("conv", ConvBlock, scale="down",
@@ -83,3 +102,5 @@ def register_blocks(register):
                    description="ConvTranspose2d; stride s upsamples by s"))
     register(Block("upsample_conv", UpsampleConvBlock, scale="up", options={"mode": ("nearest", "bilinear")},
                    description="nearest/bilinear upsample by s, then a stride-1 conv"))
+    register(Block("residual", ResidualBlock, scale="same",
+                   description="two convs with a shortcut (x + f(x)); never resamples"))

@@ -18,6 +18,10 @@ class TestUpsampleConv(BlockConformance):
     block_name = "upsample_conv"
 
 
+class TestResidual(BlockConformance):
+    block_name = "residual"
+
+
 @pytest.mark.parametrize("kernel", range(1, 9))
 @pytest.mark.parametrize("stride", [1, 2, 3, 4])
 def test_deconv_uses_padding_and_output_padding_not_cropping_when_it_can(kernel, stride):

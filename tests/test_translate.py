@@ -1,0 +1,176 @@
+"""task: translate (issue 9): image-to-image generators searched like the rest."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+import gansearch
+from gansearch.builder import build_pair, count_params
+from gansearch.config import TranslateConfig
+from gansearch.errors import StudyConfigError
+from gansearch.pairs import make_condition, make_pairs
+from gansearch.study import prepare
+from gansearch.trainer import Step, train
+from gansearch.translation import psnr, ssim
+
+STUDIES = Path(__file__).parents[1] / "studies"
+
+
+def test_the_notes_seed_pair_has_its_layer_shapes_and_parameter_counts_at_256():
+    prepared = prepare(STUDIES / "seed_pair.yaml", load_data=False)
+    g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)
+    assert count_params(g) == 119_491 and count_params(d) == 2_887_617
+    x = torch.zeros(1, 3, 256, 256)
+    shapes = []
+    for layer in g.layers:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(64, 128, 128), (64, 256, 256), (32, 128, 128), (32, 256, 256), (3, 256, 256)]
+    h = torch.zeros(1, 3, 256, 256)
+    d_shapes = []
+    for layer in d.layers:
+        h = layer(h)
+        d_shapes.append(tuple(h.shape[1:]))
+    assert d_shapes == [(64, 128, 128), (128, 64, 64), (256, 32, 32), (512, 16, 16)]
+    assert d(torch.zeros(2, 3, 256, 256)).shape == (2,)  # flatten, dense to one logit
+
+
+def test_a_256_translate_pair_trains_on_the_cpu_at_small_batch():
+    prepared = prepare(STUDIES / "seed_pair.yaml", load_data=False)
+    g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)
+    data = torch.rand(6, 6, 256, 256) * 2 - 1  # condition and target side by side in channels
+    spec = prepared.space.train_spec({"batch_size": 2, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                                      "loss": "ns", "d_steps": 1, "augment": "none", "l1_weight": 100.0}, 0)
+    spec = type(spec)(**{**spec.to_dict(), "steps": 3, "eval_every": 3})
+    before = g.layers[0].conv.weight.detach().clone()
+    result = train(g, d, data, spec, score=lambda g: 0.5)
+    assert result.steps == 3 and not torch.equal(before, g.layers[0].conv.weight)
+
+
+@pytest.mark.parametrize("condition", ["grayscale", "downsample", "blur", "noise", "mask", "edges"])
+def test_conditions_are_deterministic_and_shaped_as_promised(condition):
+    images = torch.rand(10, 3, 16, 16) * 2 - 1
+    cfg = TranslateConfig(condition=condition)
+    a, b = make_condition(images, cfg, 0), make_condition(images, cfg, 0)
+    assert torch.equal(a, b) and a.min() >= -1 and a.max() <= 1
+    assert a.shape == (10, 1 if condition in ("grayscale", "edges") else 3, 16, 16)
+    assert not torch.equal(a[:, :1], images[:, :1])  # it degrades
+
+
+def test_downsample_loses_detail_that_blur_of_the_same_image_does_not_invent():
+    images = torch.rand(4, 1, 16, 16) * 2 - 1
+    low = make_condition(images, TranslateConfig(condition="downsample", factor=4), 0)
+    assert (low - images).abs().mean() > 0.1
+    assert torch.allclose(low[:, :, ::4, ::4].mean(), images.mean(), atol=0.1)
+
+
+def test_held_out_pairs_are_seeded_and_never_in_the_training_data():
+    images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1).expand(50, 1, 4, 4) / 50
+    pairs = make_pairs(images, TranslateConfig(condition="noise", sigma=0.01, held_out=0.1), seed=3)
+    again = make_pairs(images, TranslateConfig(condition="noise", sigma=0.01, held_out=0.1), seed=3)
+    assert torch.equal(pairs.held_out, again.held_out) and len(pairs.held_out) == 5
+    trained = {round(float(v) * 50) for v in pairs.train_data()[:, 1, 0, 0]}  # the targets trained on
+    held = {int(i) for i in pairs.held_out}
+    assert trained.isdisjoint(held) and len(trained) == 45
+
+
+def test_ssim_and_psnr_behave_as_their_definitions_say():
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    assert torch.allclose(ssim(x, x), torch.ones(3), atol=1e-5)
+    light, heavy = (x + 0.1 * torch.randn_like(x)).clamp(-1, 1), (x + 0.6 * torch.randn_like(x)).clamp(-1, 1)
+    assert (ssim(x, light) > ssim(x, heavy)).all() and (ssim(x, heavy) < 0.8).all()
+    assert ssim(x, torch.rand(3, 3, 16, 16) * 2 - 1).abs().max() < 0.15  # unrelated images: about 0
+    y = x + 0.2  # an error of 0.1 in [0, 1] units: mse 0.01, 20 dB
+    assert torch.allclose(psnr(x, y), torch.full((3,), 20.0), atol=1e-3)
+
+
+@pytest.fixture
+def tiny_translate(tmp_path):
+    def write(**changes):
+        study = {"name": "tt", "task": "translate", "n_trials": 3, "workers": 1, "pruner": "none",
+                 "data": {"name": "digits", "resolution": 8}, "translate": {"condition": "blur", "sigma": 1.0},
+                 "generator": {"blocks": ["conv", "deconv"], "kernels": [3], "strides": [1, 2], "depth": 2,
+                               "widths": [8]},
+                 "discriminator": {"blocks": ["conv"], "kernels": [3], "strides": [2], "depth": 1, "widths": [8]},
+                 "train": {"steps": 12, "eval_every": 6, "batch_size": 16}}
+        for key, value in changes.items():
+            study[key] = {**study.get(key, {}), **value} if isinstance(value, dict) else value
+        path = tmp_path / "study.yaml"
+        path.write_text(yaml.safe_dump(study))
+        return path
+
+    return write
+
+
+def test_a_translate_study_stores_every_translation_metric_and_shows_condition_output_target(tiny_translate):
+    path = tiny_translate()
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    complete = df[df["state"] == "complete"]
+    assert len(complete) == 3 and complete["baseline"].iloc[0] == "seed"
+    for name in ("l1", "psnr", "ssim", "dssim", "fd"):
+        assert complete[name].notna().all() and (complete[f"{name}_se"] >= 0).all(), name
+    assert (complete["score"] == complete["l1"]).all()  # the default objective
+    grid = Image.open(complete["samples"].iloc[1])
+    cell = 48 + 2  # 8x8 images zoomed to 48 px, 2 px apart
+    assert grid.size == (8 * cell + 2, 3 * cell + 2)  # 8 held-out pairs: condition | output | target rows
+    record = json.loads((Path(complete["generator"].iloc[1]).parent / "trial.json").read_text())
+    assert record["user_attrs"]["arch"]["task"] == "translate"
+
+
+def test_the_objective_can_be_any_lower_is_better_translation_metric(tiny_translate):
+    path = tiny_translate(score={"objective": "dssim"}, n_trials=1)
+    gansearch.run_study(path, progress=False)
+    df = gansearch.trials_dataframe(path)
+    assert df["score"].iloc[0] == pytest.approx(df["dssim"].iloc[0])
+    with pytest.raises(StudyConfigError, match="not a translate objective"):
+        prepare(tiny_translate(score={"objective": "psnr"}), load_data=False)
+
+
+def test_the_generate_baseline_is_refused_in_a_translate_study(tiny_translate):
+    with pytest.raises(StudyConfigError, match="baseline 'dcgan' is for task 'generate'"):
+        prepare(tiny_translate(baseline="dcgan"), load_data=False)
+
+
+def test_unet_skips_join_encoder_maps_of_the_same_size():
+    from gansearch.config import config_from_dict
+    from gansearch.space import SearchSpace
+    from optuna.trial import FixedTrial
+
+    raw = {"name": "t", "task": "translate", "data": {"name": "digits", "resolution": 16},
+           "translate": {"condition": "grayscale", "skips": [True]},
+           "generator": {"blocks": ["conv", "deconv"], "kernels": [4], "strides": [2], "depth": 4, "widths": [8]},
+           "discriminator": {"blocks": ["conv"], "kernels": [4], "strides": [2], "depth": 2, "widths": [8]}}
+    space = SearchSpace(config_from_dict(raw), gansearch.load_registry(entry_points=False), 1)
+    arch, _ = space.suggest(FixedTrial({"g.strides": "d2-d2-u2-u2", "d.head": "patch"}), 0)
+    g, _ = build_pair(arch, gansearch.load_registry(entry_points=False), 0)
+    # 16 -d-> 8 -d-> 4 -u-> 8 (+ the 8x8 map that entered the second down) -u-> 16
+    assert g.push == [True, True, False, False] and g.pop == [False, False, False, True]
+    assert g.layers[3].conv.in_channels == 8 + 8
+    assert g(torch.randn(2, 1, 16, 16)).shape == (2, 1, 16, 16)
+
+
+def test_the_discriminator_of_a_conditional_pair_sees_condition_and_image_augmented_together():
+    seen = []
+
+    def spy(x):
+        seen.append(x.shape[1])
+        return x
+
+    prepared = prepare(STUDIES / "superres_digits.yaml", load_data=False)
+    from optuna.trial import FixedTrial
+
+    params = {"g.strides": "d2-s1-u2", "g.norm": "none", "g.activation": "relu", "g.skips": False, "g.0.block_d2": "conv",
+              "g.0.kernel": 4, "g.0.width": 16, "g.1.block": "conv", "g.1.kernel": 3, "g.1.width": 16,
+              "g.2.block_u2": "deconv", "g.2.kernel": 4, "d.width": 32, "d.0.width": 32, "d.1.width": 32,
+              "d.head": "patch", "lr_g": 2e-4, "l1_weight": 100, "augment": "none"}
+    trial = FixedTrial(params)
+    arch, spec = prepared.space.suggest(trial, 0)
+    g, d = build_pair(arch, prepared.registry, 0)
+    data = torch.rand(40, 2, 16, 16) * 2 - 1
+    Step(g, d, data, spec, augment=spy)()
+    assert seen and all(c == 2 for c in seen)  # condition (1) + image (1), one tensor: the same transform
