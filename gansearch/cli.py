@@ -231,7 +231,7 @@ def evaluate(study, folder, device, as_json):
 @click.argument("study", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @edge
 def plugins(study):
-    """Every block, dataset, extractor and metric, with the plugin (and version) that provides it.
+    """Every block, dataset, extractor, metric and augmentation, with the plugin (and version) providing it.
 
     With STUDY, the plugins listed in that study file are included.
     """
@@ -244,11 +244,13 @@ def plugins(study):
     else:
         registry = load_registry()
     for title, table in (("blocks", registry.blocks), ("datasets", registry.datasets),
-                         ("extractors", registry.extractors), ("metrics", registry.metrics)):
+                         ("extractors", registry.extractors), ("metrics", registry.metrics),
+                         ("augmentations", registry.augmentations)):
         click.echo(f"{title}:")
         for name, provided in sorted(table.items()):
             obj = provided.obj
-            extra = (f" scale={obj.scale}" if title == "blocks" else
+            extra = (f" scale={obj.scale}" + (f" strides={list(obj.strides)}" if obj.strides else "")
+                     + (f" kernels={list(obj.kernels)}" if obj.kernels else "") if title == "blocks" else
                      f" classes={len(obj.classes)}" if title == "datasets" and obj.classes else
                      f" {'lower' if obj.lower_is_better else 'higher'} is better" if title == "metrics" else "")
             version = f" ({provided.version})" if provided.version else ""

@@ -1,5 +1,7 @@
 """``gansearch bench-search``: does the search beat the hand design, does TPE beat random search, and
-does pruning save compute? Measured on digits 16x16 and shapes 32x32, several seeds, one run.
+does pruning save compute? Measured on digits 16x16 and shapes 32x32, several seeds, one run; the
+translate suites (superres_digits16, colorize_shapes32) compare the best translator with the design
+note's seed pair on held-out L1, and on the Fréchet distance as the second measure.
 
 Every study gets the same per-trial budget (its ``train.steps``) and ``n_trials``. Four variants per
 suite and seed: ``tpe`` and ``random`` without pruning, ``tpe+median`` (the default: TPE with the
@@ -39,6 +41,30 @@ SUITES = {
         "score": {"samples": 512, "metrics": ["fd", "fd@classifier"]},
     },
 }
+TRANSLATE_NET = {"kernels": [3, 4], "strides": [1, 2], "depth": {"low": 3, "high": 5}, "widths": [16, 32],
+                 "norms": ["none", "batch"], "activations": ["lrelu", "relu"]}
+TRANSLATE_TRAIN = {"steps": 300, "eval_every": 100, "batch_size": 32, "lr_g": {"low": 1.0e-4, "high": 1.0e-3, "log": True},
+                   "l1_weight": [10, 100], "augment": ["none", "translation,cutout"]}
+SUITES.update({  # issue 9: the best translator against the design note's seed pair (trial 0), on held-out L1
+    "superres_digits16": {  # as studies/superres_digits.yaml
+        "task": "translate", "data": {"name": "digits", "resolution": 16},
+        "translate": {"condition": "downsample", "factor": 4, "skips": [False, True]},
+        "generator": {**TRANSLATE_NET, "blocks": ["conv", "deconv", "upsample_conv"]},
+        "discriminator": {"blocks": ["conv"], "kernels": [4], "strides": [2], "depth": 2, "widths": [32, 64],
+                          "norms": ["none"]},
+        "train": TRANSLATE_TRAIN,
+    },
+    "colorize_shapes32": {  # as studies/colorize_shapes.yaml
+        "task": "translate", "data": {"name": "shapes", "resolution": 32, "count": 2048},
+        "translate": {"condition": "grayscale", "skips": [False, True], "conditional_d": [True, False],
+                      "d_head": ["patch", "dense"]},
+        "generator": {**TRANSLATE_NET, "blocks": ["conv", "deconv", "upsample_conv"]},
+        "discriminator": {"blocks": ["conv"], "kernels": [4], "strides": [2], "depth": {"low": 2, "high": 3},
+                          "widths": [32, 64], "norms": ["none"]},
+        "train": TRANSLATE_TRAIN,
+    },
+})
+SECOND = {"superres_digits16": "fd", "colorize_shapes32": "fd"}  # "also better on": default fd@classifier
 VARIANTS = {"tpe": ("tpe", "none"), "random": ("random", "none"), "tpe+median": ("tpe", "median"),
             "tpe+sha": ("tpe", "successive_halving")}
 PRUNED = ("tpe+median", "tpe+sha")
@@ -98,10 +124,10 @@ def summarise(studies) -> dict:
             "suite": suite, "seed": seed, "variant": variant, "trials": int(len(df)),
             "best": None if best is None else float(best["score"]),
             "best_se": None if best is None else float(best["score_se"]),
-            "best_classifier_fd": None if best is None else _get(best, "fd@classifier"),
+            "best_classifier_fd": None if best is None else _get(best, SECOND.get(suite, "fd@classifier")),
             "baseline": None if base.empty else float(base.iloc[0]["score"]),
             "baseline_se": None if base.empty else float(base.iloc[0]["score_se"]),
-            "baseline_classifier_fd": None if base.empty else _get(base.iloc[0], "fd@classifier"),
+            "baseline_classifier_fd": None if base.empty else _get(base.iloc[0], SECOND.get(suite, "fd@classifier")),
             "steps": int(df["steps"].fillna(0).sum()),
             # per trial in the order they ran: [training steps, score or None, its standard error or None]
             "trajectory": [[int(r.steps) if r.steps == r.steps and r.steps is not None else 0,
@@ -167,7 +193,7 @@ def steps_to_reach(trajectory, unpruned: dict) -> int | None:
 
 
 def format_report(result: dict) -> str:
-    lines = ["suite      seed variant     best ± se          baseline ± se      best/base  clf-FD best/base   steps"]
+    lines = ["suite      seed variant     best ± se          baseline ± se      best/base  FD2 best/base      steps"]
     for r in result["rows"]:
         if r["best"] is None or r["baseline"] is None:
             lines.append(f"{r['suite']:<10} {r['seed']:>4} {r['variant']:<11} no complete baseline and best trial")
@@ -180,7 +206,7 @@ def format_report(result: dict) -> str:
                      f"{r['steps']:>7}")
     for c in result["checks"]:
         lines.append(f"{c['suite']}: (a) best/baseline {', '.join(f'{v:.2f}' for v in c['a_best_over_baseline'])} "
-                     f"(<= 0.8), classifier FD better {c['a_classifier_fd_better']}: {_ok(c['a_pass'])}; "
+                     f"(<= 0.8), second FD (classifier; translate: study features) better {c['a_classifier_fd_better']}: {_ok(c['a_pass'])}; "
                      + (f"(b) mean best TPE {c['b_tpe_mean_best']:.4g} vs random {c['b_random_mean_best']:.4g}: "
                         f"{_ok(c['b_pass'])}; " if c["b_pass"] is not None else "(b) not run; ") + "(c) " + "; ".join(
                          f"{v}: reached the unpruned best within noise {p['within_noise']} after "
@@ -198,7 +224,7 @@ def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials:
                      jobs: int = 0, timeout: float = 3600, progress=print, variants=tuple(VARIANTS)) -> dict:
     """Write one study per suite, seed and variant under ``out``, run them (``jobs`` at a time), summarise."""
     from .devices import host_cores, resolve_devices
-    from .scoring import Scorer
+    from .runner import scorer_for
     from .study import prepare
 
     out = Path(out)
@@ -208,7 +234,7 @@ def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials:
     studies = write_studies(out, suites, seeds, n_trials, device, workers, variants)
     for suite in suites:  # train each suite's classifier once, before the studies share it
         first = next(p for s, _, _, p in studies if s == suite)
-        Scorer.for_study(prepare(first))
+        scorer_for(prepare(first))
     started = time.perf_counter()
     env_note = {"python": platform.python_version(), "machine": platform.platform(), "jobs": jobs}
     failed = []

@@ -53,7 +53,7 @@ def test_plugin_how_to_works_as_written(tmp_path, monkeypatch):
                             cwd=tmp_path, capture_output=True, text=True, env={**__import__("os").environ,
                                                                                "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed" in result.stdout
+    assert "8 passed" in result.stdout
 
 
 def test_analysis_snippet_runs_on_a_real_study(quickstart, capsys):
