@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 from .augment import Augmentation  # noqa: E402
 from .block import Block, BlockArgs  # noqa: E402
-from .dataset import REQUIRED, DataRequest, Dataset  # noqa: E402
+from .dataset import REQUIRED, DataRequest, Dataset, Paired  # noqa: E402
 from .errors import (  # noqa: E402
     BlockShapeError, DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
 )
@@ -38,7 +38,7 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATIONS", "ArchSpec", "Augmentation", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
-    "Extractor", "ExtractorRequest", "Features", "GansearchError", "GansearchWarning", "Metric", "LayerSpec", "NORMS", "NetSpec", "PluginError", "REQUIRED", "StudyConfigError",
+    "Extractor", "ExtractorRequest", "Features", "GansearchError", "GansearchWarning", "Metric", "LayerSpec", "NORMS", "NetSpec", "Paired", "PluginError", "REQUIRED", "StudyConfigError",
     "StudyNotFound", "TrainSpec", "TrialDiverged", "exact_conv", "hookimpl", "make_activation", "make_norm",
     *_LAZY,
 ]

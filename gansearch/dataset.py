@@ -32,9 +32,19 @@ class DataRequest:
 
 
 @dataclass(frozen=True)
+class Paired:
+    """What a paired dataset returns for translate studies: conditions and targets, both float
+    (N, C, R, R) in [-1, 1], row i of one belonging to row i of the other."""
+
+    condition: torch.Tensor
+    target: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A dataset: ``load(request)`` returns float32 (N, C, H, W) in [-1, 1], or, for a labelled
-    dataset, a pair ``(images, labels)`` with int64 (N,) labels indexing ``classes``.
+    dataset, a pair ``(images, labels)`` with int64 (N,) labels indexing ``classes``, or, for a paired
+    dataset (translate studies with ``translate.condition: paired``), ``Paired(condition, target)``.
 
     ``options`` maps each option the dataset accepts to its default (``REQUIRED`` if none).
     ``channels`` is the natural channel count, used when the study does not choose one.

@@ -23,7 +23,7 @@ from optuna.storages.journal import JournalFileBackend
 from .baseline import Baseline, make_baseline
 from .builder import preflight_blocks
 from .config import StudyConfig, load_config
-from .dataset import REQUIRED, DataRequest
+from .dataset import REQUIRED, DataRequest, Paired
 from .devices import cuda_count, host_cores, max_workers, resolve_devices
 from . import journal
 from .recovery import finish_recorded_trials, recover_storage
@@ -90,8 +90,19 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     if load_data:
         request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
         plugin = registry.datasets[dataset.name].plugin
+        conditions = None
         try:
-            prepared.data, prepared.labels = check_data(dataset.load(request), request, dataset, plugin)
+            loaded = dataset.load(request)
+            if isinstance(loaded, Paired):
+                if config.task != "translate" or config.translate.condition != "paired":
+                    raise StudyConfigError(f"dataset {dataset.name!r} gives (condition, target) pairs: use it in a "
+                                           "translate study with translate.condition: paired", file=file, key="data.name")
+                conditions, _ = check_data(loaded.condition, request, dataset, plugin, what="conditions")
+                loaded = loaded.target
+                if len(conditions) != len(loaded):
+                    raise DatasetError(f"dataset {dataset.name!r} (plugin {plugin!r}) returned {len(conditions)} "
+                                       f"conditions for {len(loaded)} targets")
+            prepared.data, prepared.labels = check_data(loaded, request, dataset, plugin)
             prepared.classes = tuple(dataset.classes) if prepared.labels is not None else ()
         except DatasetError as exc:
             key = f"data.{exc.option}" if exc.option else "data"
@@ -101,14 +112,14 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
                                    f"{type(exc).__name__}: {exc}", file=file, key="data") from None
         n = len(prepared.data)
         if config.task == "translate":
-            if config.translate.condition == "paired":
+            if config.translate.condition == "paired" and conditions is None:
                 raise StudyConfigError(f"dataset {dataset.name!r} gives images, not pairs; use a named condition "
-                                       "(grayscale, downsample, blur, noise, mask, edges)", file=file,
-                                       key="translate.condition")
+                                       "(grayscale, downsample, blur, noise, mask, edges) or a paired dataset "
+                                       "(paired_folder)", file=file, key="translate.condition")
             if n < 2:
                 raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
                                        f"{dataset.name!r} has {n}", file=file, key="data")
-            prepared.pairs = make_pairs(prepared.data, config.translate, config.seed)
+            prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions)
         elif n < config.score.samples:
             warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
                           "every score compares against these few, so scores are noisy (standard errors show how "
@@ -196,12 +207,13 @@ def check_output(config: StudyConfig) -> None:
                                "first", file=config.file, key="storage")
 
 
-def check_data(loaded, request: DataRequest, dataset, plugin: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def check_data(loaded, request: DataRequest, dataset, plugin: str, what: str = "images"
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A dataset plugin must return float (N, C, R, R) in [-1, 1]; a labelled one (its ``classes`` set)
     a pair ``(images, labels)`` with int64 (N,) labels in ``range(len(classes))``."""
     name = dataset.name
     labels = None
-    if dataset.classes:
+    if dataset.classes and what == "images":
         if not (isinstance(loaded, tuple) and len(loaded) == 2):
             raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) declares classes, so it must return "
                                f"(images, labels); got {type(loaded).__name__}")
@@ -210,7 +222,7 @@ def check_data(loaded, request: DataRequest, dataset, plugin: str) -> tuple[torc
     expected = (request.channels, request.resolution, request.resolution)
     if not isinstance(data, torch.Tensor) or data.dim() != 4 or tuple(data.shape[1:]) != expected:
         got = tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
-        raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) returned {got}; expected (N, *{expected})")
+        raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) returned {what} {got}; expected (N, *{expected})")
     if not data.is_floating_point() or data.shape[0] < 2:
         raise DatasetError(f"dataset {name!r} (plugin {plugin!r}) must return >= 2 float images")
     if not torch.isfinite(data).all() or data.min() < -1.0001 or data.max() > 1.0001:

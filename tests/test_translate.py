@@ -174,3 +174,49 @@ def test_the_discriminator_of_a_conditional_pair_sees_condition_and_image_augmen
     data = torch.rand(40, 2, 16, 16) * 2 - 1
     Step(g, d, data, spec, augment=spy)()
     assert seen and all(c == 2 for c in seen)  # condition (1) + image (1), one tensor: the same transform
+
+
+def _write_png(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.mark.parametrize("layout", ["two folders", "side by side"])
+def test_a_paired_folder_trains_a_translate_study(tmp_path, layout):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        a = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+        b = 255 - a  # the target: the negative
+        if layout == "two folders":
+            _write_png(tmp_path / "A" / f"{i:02}.png", a)
+            _write_png(tmp_path / "B" / f"{i:02}.png", b)
+        else:
+            _write_png(tmp_path / "AB" / f"{i:02}.png", np.concatenate([a, b], 1))
+    data = ({"name": "paired_folder", "resolution": 8, "path": "A", "target": "B"} if layout == "two folders"
+            else {"name": "paired_folder", "resolution": 8, "path": "AB"})
+    study = {"name": "p", "task": "translate", "n_trials": 2, "workers": 1, "pruner": "none", "data": data,
+             "translate": {"condition": "paired", "held_out": 0.25},
+             "generator": {"blocks": ["conv", "deconv"], "kernels": [3], "strides": [1, 2], "depth": 2, "widths": [8]},
+             "discriminator": {"blocks": ["conv"], "kernels": [3], "strides": [2], "depth": 1, "widths": [8]},
+             "train": {"steps": 6, "eval_every": 3, "batch_size": 4}, "score": {"samples": 128}}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    prepared = prepare(path)
+    cond, target = prepared.pairs.held_out_pairs()
+    assert len(cond) == 3 and torch.allclose(cond, -target, atol=1e-2)  # each condition beside its own target
+    gansearch.run_study(path, progress=False)
+    assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 2
+
+
+def test_a_paired_dataset_needs_the_paired_condition(tmp_path):
+    import numpy as np
+
+    for i in range(3):
+        _write_png(tmp_path / "AB" / f"{i}.png", np.zeros((8, 16, 3), dtype=np.uint8))
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ndata: {name: paired_folder, resolution: 8, path: AB}\n"
+                    "generator: {blocks: [deconv]}\ndiscriminator: {blocks: [conv]}\n")
+    with pytest.raises(StudyConfigError, match="translate.condition: paired"):
+        prepare(path)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..dataset import REQUIRED, DataRequest, Dataset
+from ..dataset import REQUIRED, DataRequest, Dataset, Paired
 from ..errors import DatasetError, GansearchWarning
 from ..hookspecs import hookimpl
 
@@ -208,6 +208,61 @@ def _read_square(file: Path, mode: str, r: int) -> tuple[np.ndarray, str]:
         raise _Unreadable(str(e).replace(f" {str(file)!r}", "") or type(e).__name__) from e  # Pillow repeats the path
 
 
+def load_paired_folder(request: DataRequest) -> Paired:
+    """Image pairs for translate studies: files with the same relative path under ``path`` (conditions)
+    and ``target``, or, without ``target``, side-by-side images under ``path`` (left half the condition,
+    right half the target, as pix2pix datasets ship; ``direction: BtoA`` swaps them)."""
+    if request.options.get("path", REQUIRED) is REQUIRED:
+        raise DatasetError("paired_folder dataset: option path is required", option="path")
+    direction = request.options.get("direction", "AtoB")
+    if direction not in ("AtoB", "BtoA"):
+        raise DatasetError(f"paired_folder dataset: option direction must be AtoB or BtoA, got {direction!r}",
+                           option="direction")
+    base = Path(request.base_dir)
+
+    def folder(option):
+        p = Path(request.options[option]).expanduser()
+        p = (p if p.is_absolute() else base / p).resolve()
+        if not p.is_dir():
+            raise DatasetError(f"paired_folder dataset: {option} {p} is not a directory", option=option)
+        return p
+
+    def images(root):
+        return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+
+    mode, r = ("L" if request.channels == 1 else "RGB"), request.resolution
+    a_root = folder("path")
+    a_files = images(a_root)
+    pairs = []
+    try:
+        if request.options.get("target") is not None:
+            b_files = images(folder("target"))
+            common = sorted(set(a_files) & set(b_files))
+            if not common:
+                raise DatasetError(f"paired_folder dataset: no file names in common under {a_root} and the target "
+                                   "folder", option="target")
+            for name in common:
+                pairs.append((_read_square(a_files[name], mode, r)[0], _read_square(b_files[name], mode, r)[0]))
+        else:
+            for name, f in a_files.items():
+                with Image.open(f) as im:
+                    im = ImageOps.exif_transpose(im).convert(mode)
+                    w, h = im.size
+                    halves = [im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, 2 * (w // 2), h))]
+                    pairs.append(tuple(np.asarray(half.resize((r, r), Image.Resampling.BICUBIC)) for half in halves))
+    except _Unreadable as exc:
+        raise DatasetError(f"paired_folder dataset: cannot read an image: {exc}") from None
+    if len(pairs) < 2:
+        raise DatasetError(f"paired_folder dataset: found {len(pairs)} pair(s) under {a_root}; at least 2 are needed",
+                           option="path")
+    to_tensor = lambda arrays: torch.from_numpy(np.stack([a.reshape(r, r, -1) for a in arrays])).permute(
+        0, 3, 1, 2).float() / 127.5 - 1
+    cond, target = to_tensor([p[0] for p in pairs]), to_tensor([p[1] for p in pairs])
+    return Paired(target, cond) if direction == "BtoA" else Paired(cond, target)
+
+
 class _Unreadable(Exception):
     """An image Pillow cannot read; ``str()`` is the reason."""
 
@@ -220,6 +275,10 @@ def _positive_int(value, dataset: str, option: str) -> int:
 
 @hookimpl
 def register_datasets(register):
+    register(Dataset("paired_folder", load_paired_folder,
+                     options={"path": REQUIRED, "target": None, "direction": "AtoB"}, channels=3,
+                     description="image pairs for translate studies: matching names in path and target, or "
+                                 "side-by-side AB images under path"))
     register(Dataset("digits", load_digits, channels=1, classes=tuple("0123456789"),
                      description="scikit-learn's 1,797 8×8 handwritten digits (bundled, no download)"))
     register(Dataset("shapes", load_shapes, options={"count": 4096}, channels=3, classes=tuple(SHAPES),
