@@ -30,22 +30,22 @@ has() { [[ " $STEPS " == *" $1 "* ]]; }
 
 # 1. CUDA paths: graph capture equals eager, fallback, workers on one GPU, no memory growth (tests_gpu/)
 if has tests; then
-  timeout 80 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
+  timeout 100 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
     > "$OUT/tests_gpu.txt" 2>&1
   echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
 fi
 
 # 2a. packing: which layout (worker processes x trials per worker, trials on their own CUDA streams) trains fastest
 if has layouts; then
-  timeout 60 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 50 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/layouts.json" > "$OUT/layouts.txt" 2>&1
 fi
 
 # 2. trainer speed: the classic loop against gansearch (workers: auto, the layout above), ratios measured in one run
 if has bench; then
-  timeout 80 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 75 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
-  timeout 70 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+  timeout 65 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
     -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
 fi
 

@@ -220,3 +220,24 @@ def test_a_paired_dataset_needs_the_paired_condition(tmp_path):
                     "generator: {blocks: [deconv]}\ndiscriminator: {blocks: [conv]}\n")
     with pytest.raises(StudyConfigError, match="translate.condition: paired"):
         prepare(path)
+
+
+def test_the_generator_loss_adds_l1_weight_times_the_l1_to_the_target():
+    import optuna
+
+    prepared = prepare(STUDIES / "superres_digits.yaml", load_data=False)
+    arch, spec = prepared.space.suggest(optuna.create_study(sampler=optuna.samplers.RandomSampler(0)).ask(), 0)
+    data = torch.rand(40, 2, 16, 16) * 2 - 1
+    losses, seen = {}, {}
+    for weight in (0.0, 100.0):
+        g, d = build_pair(arch, prepared.registry, 0)
+        step = Step(g, d, data, type(spec)(**{**spec.to_dict(), "l1_weight": weight}))
+        inputs = step.inputs
+        step.inputs = lambda: seen.setdefault("batch", inputs())  # the same batch for both weights
+        outputs = []
+        g.register_forward_hook(lambda module, args, out: outputs.append(out.detach()))
+        step()
+        losses[weight] = float(step.loss_g)
+        seen["fake"] = outputs[-1]
+    l1 = float((seen["fake"] - seen["batch"][1]).abs().mean())
+    assert losses[100.0] == pytest.approx(losses[0.0] + 100 * l1, rel=1e-4)

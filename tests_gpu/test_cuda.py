@@ -149,3 +149,22 @@ def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch)
     from gansearch.devices import host_cores
 
     assert len(slots) == max(1, min(best["workers"], host_cores() // best["trials_per_worker"]))
+
+
+def test_a_256_translate_pair_with_diffaugment_trains_as_a_cuda_graph():
+    from pathlib import Path
+
+    from gansearch.augment import make_policy
+    from gansearch.builder import build_pair
+    from gansearch.study import prepare
+
+    prepared = prepare(Path(__file__).parents[1] / "studies" / "seed_pair.yaml", load_data=False)
+    g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)
+    g, d = g.to(CUDA), d.to(CUDA)
+    data = torch.rand(16, 6, 256, 256, device=CUDA) * 2 - 1
+    spec = prepared.space.train_spec({"batch_size": 4, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                                      "loss": "ns", "d_steps": 1, "augment": "color,translation,cutout",
+                                      "l1_weight": 100.0}, 0)
+    spec = type(spec)(**{**spec.to_dict(), "steps": 10, "eval_every": 10})
+    result = train(g, d, data, spec, score=lambda g: 0.5, augment=make_policy(spec.augment, prepared.registry))
+    assert result.mode == "cuda_graph", result.fallback
