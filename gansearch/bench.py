@@ -183,15 +183,20 @@ def candidate_layouts(device: torch.device) -> list[tuple[int, int]]:
     return [(p, t) for p, t in grid if p * t <= cores] or [(1, 1)]
 
 
+def bench_setup(cfg: BenchConfig) -> tuple[torch.device, int, ArchSpec]:
+    """The bench's device, base width (32 on CUDA, 16 on CPU unless given) and DCGAN pair; TF32 on CUDA."""
+    device = torch.device(resolve_devices(cfg.device)[0])
+    width = cfg.width or (32 if device.type == "cuda" else 16)
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    return device, width, dcgan_spec(cfg.resolution, width)
+
+
 def measure_layouts(cfg: BenchConfig, progress=print) -> dict:
     """gansearch's study throughput for each candidate layout on ``cfg.device``; the fastest so far is kept
     after each one for ``workers: auto`` / ``trials_per_worker: auto`` on this kind of device
     (``devices.save_layout``)."""
-    device = torch.device(resolve_devices(cfg.device)[0])
-    width = cfg.width or (32 if device.type == "cuda" else 16)
-    spec = dcgan_spec(cfg.resolution, width)
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")
+    device, width, spec = bench_setup(cfg)
     layouts = candidate_layouts(device)
     progress(f"device {device}: timing {len(layouts)} layouts (worker processes x trials per worker), "
              f"{cfg.steps} steps, batch {cfg.batch_size}, {cfg.resolution}x{cfg.resolution}, width {width}")
@@ -243,11 +248,7 @@ def peak_flops(device) -> tuple[float, str]:
 
 
 def run_bench(cfg: BenchConfig, progress=print) -> dict:
-    device = torch.device(resolve_devices(cfg.device)[0])
-    width = cfg.width or (32 if device.type == "cuda" else 16)
-    spec = dcgan_spec(cfg.resolution, width)
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")
+    device, width, spec = bench_setup(cfg)
     data_cpu = bench_data(cfg)
     slots = [s for s in plan_workers([str(device)], cfg.workers)]
     n_trials = cfg.trials or 2 * len(slots)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .pairs import gaussian_blur
 from .scoring import Plan, Scorer, build_scorer, study_options
 from .study import Prepared
 
@@ -19,18 +20,6 @@ from .study import Prepared
 INTENDED = ("real", "noise0.05", "blur0.5", "noise0.1", "blur1.0", "fliplr", "rot180", "classes5", "noise0.2",
             "blur2.0", "classes3", "classes1", "repeat1", "constant")
 CLASS_BASED = ("classes5", "classes3", "classes1")
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, C, H, W), edges replicated."""
-    radius = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-t**2 / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def degrade(name: str, x: torch.Tensor, labels: torch.Tensor | None, pool: torch.Tensor,
