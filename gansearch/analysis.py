@@ -6,14 +6,14 @@ import optuna
 import pandas as pd
 import torch
 
-from .builder import Generator
+from .builder import Generator, Translator
 from .config import load_config
 from .errors import GansearchError
 from .plugins import load_registry
 from .spec import ArchSpec
 from .study import open_study
 
-DERIVED = ("baseline", "g_params", "d_params", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
+DERIVED = ("baseline", "g_params", "d_params", "g_macs", "d_macs", "g_latency_ms", "latency_batch", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
            "artifacts_s", "step_mode", "train_precision", "graph_fallback", "worker", "rerun_of", "restored_from")
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
@@ -24,7 +24,8 @@ def trials_dataframe(study_file) -> pd.DataFrame:
     Columns: ``number``, ``state``, ``score``, ``score_se`` (its standard error), ``tie`` (within two
     standard errors of the best score), ``duration_s``, each parameter by its dotted name
     (``g.strides``, ``g.0.block``, ``lr_g``, ...), per-layer ``g.0.stride``..., ``g_params``,
-    ``d_params``, ``steps``, ``pruned_at``, ``failure``, where the trial's wall time went (``setup_s``:
+    ``d_params``, ``g_macs`` / ``d_macs`` (multiply-accumulates per image), ``g_latency_ms`` (median ms per
+    batch of ``latency_batch`` generated images on the trial's device), ``steps``, ``pruned_at``, ``failure``, where the trial's wall time went (``setup_s``:
     building the pair, warm-up and CUDA graph capture; ``train_s``; ``score_s``; ``artifacts_s``:
     writing its files), ``step_mode`` (eager or cuda_graph), ``train_precision`` (fp32, tf32 or bf16),
     ``graph_fallback``, ``worker``, ``rerun_of`` (the trial a killed worker left unfinished),
@@ -104,7 +105,7 @@ def _best(study, study_file):
     return min(complete, key=lambda t: t.value)
 
 
-def load_generator(study_file, number: int | None = None, device="cpu") -> Generator:
+def load_generator(study_file, number: int | None = None, device="cpu") -> Generator | Translator:
     """Rebuild a trial's generator from storage alone (its stored spec and weights); default: the best."""
     config = load_config(study_file)
     study = open_study(config, create=False)
@@ -115,7 +116,8 @@ def load_generator(study_file, number: int | None = None, device="cpu") -> Gener
     if "arch" not in trial.user_attrs or "generator" not in trial.user_attrs:
         raise GansearchError(f"{study_file}: trial {trial.number} has no stored generator")
     registry = load_registry(config.plugins, base_dir=config.base_dir)
-    g = Generator(ArchSpec.from_dict(trial.user_attrs["arch"]), registry)
+    arch = ArchSpec.from_dict(trial.user_attrs["arch"])
+    g = (Translator if arch.task == "translate" else Generator)(arch, registry)
     state = torch.load(config.output_dir / trial.user_attrs["generator"], map_location=device)
     g.load_state_dict(state)
     return g.to(device).eval()

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
+from .costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
 from .errors import ArtifactError, GansearchError, GansearchWarning
 from . import journal, packing
 from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
@@ -76,6 +77,8 @@ class Objective:
                 g, d = build_pair(arch, self.p.registry, seed)
             trial.set_user_attr("g_params", count_params(g))
             trial.set_user_attr("d_params", count_params(d))
+            trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
+            trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
             layout = memory_format(self.device)
             g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
             notes["build_seconds"] = time.perf_counter() - built
@@ -85,6 +88,8 @@ class Objective:
             started = time.perf_counter()
             metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
             notes["score_seconds"] += time.perf_counter() - started
+            trial.set_user_attr("g_latency_ms", round(latency_ms(g, arch, self.device), 4))
+            trial.set_user_attr("latency_batch", LATENCY_BATCH)
             objective = self.p.plan.objective.name
             trial.set_user_attr("metrics", metrics)
             trial.set_user_attr("score_se", metrics[f"{objective}_se"])

@@ -120,6 +120,8 @@ def test_a_translate_study_stores_every_translation_metric_and_shows_condition_o
     assert grid.size == (8 * cell + 2, 3 * cell + 2)  # 8 held-out pairs: condition | output | target rows
     record = json.loads((Path(complete["generator"].iloc[1]).parent / "trial.json").read_text())
     assert record["user_attrs"]["arch"]["task"] == "translate"
+    g = gansearch.load_generator(path, number=int(complete["number"].iloc[1]))  # rebuilt from storage alone
+    assert g(torch.zeros(2, 1, 8, 8)).shape == (2, 1, 8, 8)
 
 
 def test_the_objective_can_be_any_lower_is_better_translation_metric(tiny_translate):
