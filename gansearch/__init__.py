@@ -20,7 +20,8 @@ from .layers import ACTIVATIONS, NORMS, exact_conv, make_activation, make_norm  
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec  # noqa: E402
 
 _LAZY = {  # public name -> module that defines it
-    "trials_dataframe": "analysis", "best_trial": "analysis", "load_generator": "analysis",
+    "trials_dataframe": "analysis", "best_trial": "analysis", "pareto_trials": "analysis",
+    "load_generator": "analysis",
     "run_study": "runner", "prepare": "study", "load_config": "config", "StudyConfig": "config",
     "load_registry": "plugins", "get_plugin_manager": "plugins", "Registry": "plugins",
     "build_pair": "builder", "Generator": "builder", "Discriminator": "builder",

@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from .builder import Generator, Translator
+from .objectives import score_of
 from .config import load_config
 from .errors import GansearchError
 from .plugins import load_registry
@@ -41,13 +42,15 @@ def trials_dataframe(study_file) -> pd.DataFrame:
 
 def frame(study, output_dir: Path) -> pd.DataFrame:
     rows, param_names, metric_names = [], [], []
+    multi = len(study.directions) > 1
+    front = {t.number for t in study.best_trials} if multi else set()
     for t in study.get_trials(deepcopy=False):
         for name in t.params:
             if name not in param_names:
                 param_names.append(name)
         duration = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else None
-        row = {"number": t.number, "state": t.state.name.lower(), "score": t.value,
+        row = {"number": t.number, "state": t.state.name.lower(), "score": score_of(t),
                "score_se": t.user_attrs.get("score_se"), "duration_s": duration, **t.params}
         for name, value in (t.user_attrs.get("metrics") or {}).items():
             row[name] = value
@@ -66,9 +69,11 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
             rel = t.user_attrs.get(key)
             row[key] = str(output_dir / rel) if rel else None
         row["datetime_start"] = t.datetime_start
+        if multi:
+            row["pareto"] = t.number in front
         rows.append(row)
-    columns = ["number", "state", "score", "score_se", "tie", "duration_s", *param_names, *DERIVED, *metric_names,
-               "samples", "generator", "datetime_start"]
+    columns = ["number", "state", "score", "score_se", "tie", *(["pareto"] if multi else []), "duration_s",
+               *param_names, *DERIVED, *metric_names, "samples", "generator", "datetime_start"]
     df = pd.DataFrame(rows, columns=columns)
     df["tie"] = ties(df)
     for col in df.columns:  # integer columns with gaps (layers some trials lack) stay integers
@@ -93,16 +98,23 @@ def ties(df: pd.DataFrame) -> pd.Series:
 
 
 def best_trial(study_file):
-    """The study's best complete trial (an ``optuna.trial.FrozenTrial``); pruned trials never count."""
+    """The study's best complete trial (an ``optuna.trial.FrozenTrial``) by its quality score; pruned
+    trials never count. A multi-objective study's Pareto set: ``pareto_trials``."""
     config = load_config(study_file)
     return _best(open_study(config, create=False), study_file)
+
+
+def pareto_trials(study_file) -> list:
+    """A multi-objective study's Pareto-optimal trials (Optuna's ``best_trials``), best score first."""
+    study = open_study(load_config(study_file), create=False)
+    return sorted(study.best_trials, key=score_of) if len(study.directions) > 1 else [_best(study, study_file)]
 
 
 def _best(study, study_file):
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         raise GansearchError(f"{study_file}: no complete trial yet")
-    return min(complete, key=lambda t: t.value)
+    return min(complete, key=score_of)
 
 
 def load_generator(study_file, number: int | None = None, device="cpu") -> Generator | Translator:

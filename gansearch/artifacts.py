@@ -117,13 +117,16 @@ def frozen_trial(folder: Path, record: dict, output_dir: Path) -> optuna.trial.F
     attrs["restored_from"] = str(folder.relative_to(output_dir))
     steps = {int(k): float(v) for k, v in record["intermediate_values"].items()}
     value = record["value"] if state == TrialState.COMPLETE else None
-    if state == TrialState.PRUNED and steps:  # as Optuna records a pruned trial: its last reported score
-        value = steps[max(steps)]
+    if state == TrialState.PRUNED and steps and not attrs.get("reported"):  # as Optuna records a pruned
+        value = steps[max(steps)]  # single-objective trial: its last reported score
+    values = value if isinstance(value, list) else None  # a multi-objective trial's values
+    if values is not None:
+        value = None
     start, end = (datetime.datetime.fromisoformat(record[k]) if record.get(k) else None
                   for k in ("datetime_start", "datetime_complete"))
     distributions = {k: json_to_distribution(d) for k, d in record["distributions"].items()}
     frozen = optuna.trial.FrozenTrial(
-        number=record["number"], state=state, value=value, datetime_start=start or end,
+        number=record["number"], state=state, value=value, values=values, datetime_start=start or end,
         datetime_complete=end, params=record["params"], distributions=distributions, user_attrs=attrs,
         system_attrs={}, intermediate_values=steps, trial_id=0)
     frozen._validate()

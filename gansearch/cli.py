@@ -96,7 +96,23 @@ def summary_table(df, top: int = 5) -> str:
     lines = [f"{title} (lower score is better; 'tie': within two standard errors of the best):",
              view.to_string(index=False)]
     lines += baseline_lines(done, baseline)
+    lines += pareto_lines(df)
     return "\n".join(lines)
+
+
+def pareto_lines(df) -> list[str]:
+    """A multi-objective study's Pareto set: no trial in it is beaten on every objective by another."""
+    if "pareto" not in df:
+        return []
+    front = df[df["pareto"] == True].sort_values("score")  # noqa: E712 - a boolean column with gaps
+    if front.empty:
+        return []
+    cols = ["number", "score", "g_macs", "g_params", "g_latency_ms", "l1", "psnr", "ssim", "samples"]
+    view = front[[c for c in cols if c in front.columns]].copy()
+    view["score"] = [with_se(v, se) for v, se in zip(front["score"], front["score_se"])]
+    view.insert(1, "", ["baseline" if b == b and b is not None else "" for b in front["baseline"]])
+    return [f"Pareto set ({len(front)} trials: none is beaten on every objective by another):",
+            view.to_string(index=False)]
 
 
 def baseline_lines(done, baseline) -> list[str]:
@@ -152,25 +168,36 @@ def best(study, as_json):
 
     from .analysis import trials_dataframe
 
+    from .objectives import score_of
+
     trial = best_trial(study)
     output_dir = load_config(study).output_dir
     df = trials_dataframe(study)
     done = df[df["state"] == "complete"].sort_values("score")
     tied = [int(n) for n in done.loc[done["tie"], "number"] if n != trial.number]
     baseline = done[done["baseline"].notna()]
-    info = {"number": trial.number, "score": trial.value, "score_se": trial.user_attrs.get("score_se"),
+    score = score_of(trial)
+    info = {"number": trial.number, "score": score, "score_se": trial.user_attrs.get("score_se"),
             "ties": tied, "metrics": trial.user_attrs.get("metrics", {}), "params": trial.params,
             "arch": trial.user_attrs.get("arch"), "train": trial.user_attrs.get("train"),
             "baseline": None if baseline.empty else {
                 "name": baseline.iloc[0]["baseline"], "number": int(baseline.iloc[0]["number"]),
                 "score": float(baseline.iloc[0]["score"]),
-                "best_over_baseline": float(trial.value / baseline.iloc[0]["score"])},
+                "best_over_baseline": float(score / baseline.iloc[0]["score"])},
             "samples": str(output_dir / trial.user_attrs["samples"]) if "samples" in trial.user_attrs else None,
-            "generator": str(output_dir / trial.user_attrs["generator"]) if "generator" in trial.user_attrs else None}
+            "generator": str(output_dir / trial.user_attrs["generator"]) if "generator" in trial.user_attrs else None,
+            "costs": {k: trial.user_attrs.get(k) for k in ("g_params", "g_macs", "g_latency_ms", "latency_batch")}}
+    if "pareto" in df:
+        info["pareto"] = [{"number": int(r.number), "score": float(r.score),
+                           **{k: (None if getattr(r, k) != getattr(r, k) else float(getattr(r, k)))
+                              for k in ("g_macs", "g_params", "g_latency_ms")}}
+                          for r in df[df["pareto"] == True].sort_values("score").itertuples()]  # noqa: E712
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    click.echo(f"best trial: #{trial.number}  score {with_se(trial.value, info['score_se'])}"
+    for line in pareto_lines(df):
+        click.echo(line)
+    click.echo(f"best trial: #{trial.number}  score {with_se(score, info['score_se'])}"
                + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in tied)})" if tied else ""))
     for line in baseline_lines(done, baseline):
         click.echo(line)
@@ -182,7 +209,10 @@ def best(study, as_json):
     for name in ("generator", "discriminator"):
         net = arch[name]
         click.echo(f"{name}:")
-        if name == "generator":
+        if name == "generator" and arch.get("task") == "translate":
+            click.echo(f"  input: condition {arch['cond_channels']}x{arch['resolution']}x{arch['resolution']}"
+                       + ("; U-Net skips" if net.get("skips") else ""))
+        elif name == "generator":
             click.echo(f"  stem: z({arch['latent_dim']}) -> {net['width']}x{net['base_resolution']}x"
                        f"{net['base_resolution']}")
         for i, layer in enumerate(net["layers"]):
@@ -190,8 +220,13 @@ def best(study, as_json):
             click.echo(f"  {i}: {layer['block']:<14} k{layer['kernel']} s{layer['stride']} -> "
                        f"{layer['out_channels']:<4} {layer['norm']:<8} {layer['activation']}{opts}")
         if name == "discriminator":
-            click.echo("  head: linear -> 1 logit")
+            click.echo("  head: " + ("1x1 conv -> a map of logits (patch)" if net.get("head") == "patch"
+                                     else "linear -> 1 logit") + ("; sees the condition" if net.get("conditional") else ""))
     click.echo("train: " + ", ".join(f"{k}={v}" for k, v in info["train"].items()))
+    costs = info["costs"]
+    if costs.get("g_macs") is not None:
+        click.echo(f"cost: {costs['g_params']:,} parameters, {costs['g_macs']:,} MACs per image, "
+                   f"{costs['g_latency_ms']:.3g} ms per batch of {costs['latency_batch']}")
     click.echo(f"samples: {info['samples']}")
     click.echo(f"generator weights: {info['generator']}")
 

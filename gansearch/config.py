@@ -143,6 +143,7 @@ class StudyConfig:
     train: TrainSpace = field(default_factory=TrainSpace)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     task: str = "generate"  # generate: noise -> image; translate: image -> image (translate:)
+    objectives: list[str] | None = None  # several: a multi-objective study, e.g. [score, g_macs] (objectives.py)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     n_trials: int = 20  # finished (complete or pruned) trials to reach; a rerun resumes
     timeout: float | None = None  # seconds after which a run starts no new trial
@@ -497,6 +498,17 @@ def _check_values(c: StudyConfig):
         c.baseline = "seed" if c.task == "translate" else "dcgan"
     if c.score.objective == "auto":
         c.score.objective = "l1" if c.task == "translate" else "fd"
+    if c.objectives is not None:
+        from .objectives import allowed
+
+        names = allowed(c.task)
+        for i, name in enumerate(c.objectives):
+            if name not in names:
+                _fail(f, f"objectives.{i}", f"{name!r} is not allowed; expected one of {', '.join(names)}")
+        if "score" not in c.objectives or len(set(c.objectives)) != len(c.objectives):
+            _fail(f, "objectives", "list score once, and each other objective at most once (e.g. [score, g_macs])")
+        if len(c.objectives) > 1 and c.sampler == "cmaes":
+            _fail(f, "sampler", "cmaes optimises one objective; a multi-objective study uses tpe, nsga2 or random")
     for i, head in enumerate(c.translate.d_head):
         if head not in D_HEADS:
             _fail(f, f"translate.d_head.{i}", f"{head!r} is not allowed; expected one of {', '.join(D_HEADS)}")

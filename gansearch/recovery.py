@@ -83,13 +83,14 @@ def _new_study(cfg, path) -> optuna.Study:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    from .objectives import directions
     from .study import check_unchanged
 
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line beside the warning
     try:
         study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))), study_name=cfg.name,
-                                    direction="minimize")
+                                    directions=directions(cfg))
     finally:
         optuna.logging.set_verbosity(verbosity)
     check_unchanged(study, cfg)  # records the study's fingerprint

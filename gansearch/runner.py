@@ -21,6 +21,8 @@ from . import journal, packing
 from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
 from .augment import make_policy
+from .objectives import is_multi, score_of, should_prune_on_quality
+from .objectives import values as objective_values
 from .scoring import Scorer
 from .translation import TranslationScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
@@ -60,14 +62,20 @@ class Objective:
         notes = {}  # filled by the trainer: step mode, graph fallback reason, scoring time
         reported = {}  # step -> score, kept in the trial's record on disk
         state, value = TrialState.FAIL, None
+        multi = is_multi(cfg)
 
         def on_eval(step, value):
             nonlocal steps
             steps = step
             reported[step] = value
-            trial.report(value, step)
             # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
-            if step < spec.steps and baseline is None and trial.should_prune():
+            if multi:  # Optuna prunes single-objective studies only: the quality score's median rule here
+                trial.set_user_attr("reported", {str(k): v for k, v in reported.items()})
+                prune = step < spec.steps and baseline is None and should_prune_on_quality(trial, step, value, cfg)
+            else:
+                trial.report(value, step)
+                prune = step < spec.steps and baseline is None and trial.should_prune()
+            if prune:
                 trial.set_user_attr("pruned_at", step)
                 raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
 
@@ -93,7 +101,8 @@ class Objective:
             objective = self.p.plan.objective.name
             trial.set_user_attr("metrics", metrics)
             trial.set_user_attr("score_se", metrics[f"{objective}_se"])
-            state, value = TrialState.COMPLETE, metrics[objective]
+            trial.set_user_attr("score", metrics[objective])
+            state, value = TrialState.COMPLETE, objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
             return value
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
@@ -294,7 +303,7 @@ def _show(bar, trials, trial=None):
     done = sum(t.state in FINISHED for t in trials)
     if done > bar.n:
         bar.update(done - bar.n)
-    values = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    values = [score_of(t) for t in trials if t.state == TrialState.COMPLETE]
     bar.set_postfix_str(f"best {min(values):.4g}" if values else "no complete trial yet")
     if trial is not None and trial.state == TrialState.FAIL:
         bar.write(f"trial {trial.number} failed: {trial.user_attrs.get('failure', 'see log')}")

@@ -30,6 +30,7 @@ from .recovery import finish_recorded_trials, recover_storage
 from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
 from .augment import policy_names
+from .objectives import directions
 from .pairs import Pairs, make_pairs
 from .scoring import Plan, resolve_plan
 from .translation import translate_plan
@@ -338,6 +339,8 @@ def fingerprint(config: StudyConfig) -> dict:
     raw["score"].pop("inception_weights")  # the same weights may move
     if raw["train"].get("augment") == "none":  # keys added later, at their defaults: studies begun before match
         raw["train"].pop("augment")
+    if config.objectives:
+        raw["objectives"] = list(config.objectives)
     if config.task == "translate":
         raw["task"], raw["translate"] = config.task, dataclasses.asdict(config.translate)
     else:
@@ -408,7 +411,7 @@ def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_cre
         return study
     storage = make_storage(config)
     try:  # exactly one of several runs starting together on one database creates the study
-        study = optuna.create_study(storage=storage, study_name=config.name, direction="minimize",
+        study = optuna.create_study(storage=storage, study_name=config.name, directions=directions(config),
                                     pruner=make_pruner(config))
         created = True
     except optuna.exceptions.DuplicatedStudyError:
