@@ -159,6 +159,35 @@ def trials(study, fmt, output):
 
 @cli.command()
 @study_file
+@click.option("--trial", "number", type=click.IntRange(min=0), default=None, help="Trial number [default: the best].")
+@click.option("--format", "fmt", type=click.Choice(["pytorch", "torchscript", "onnx"]), default="pytorch",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the exported files.")
+@edge
+def export(study, number, fmt, output):
+    """Write a trial's generator for use without gansearch: plain PyTorch code and safetensors weights,
+    TorchScript, or ONNX. Each export is loaded back and checked against the trial's own images."""
+    from .analysis import best_trial, load_generator
+    from .config import load_config
+    from .export import export_generator
+    from .spec import ArchSpec
+
+    config = load_config(study)
+    g = load_generator(study, number)
+    if number is None:
+        number = best_trial(study).number
+    from .study import open_study
+
+    trial = next(t for t in open_study(config, create=False).get_trials(deepcopy=False) if t.number == number)
+    arch = ArchSpec.from_dict(trial.user_attrs["arch"])
+    files = export_generator(g, arch, fmt, output, f"{config.name}, trial {number} (gansearch export)")
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
+@cli.command()
+@study_file
 @click.option("--json", "as_json", is_flag=True, help="Print the trial as JSON.")
 @edge
 def best(study, as_json):

@@ -1,0 +1,167 @@
+"""``gansearch export``: take a trial's generator out of gansearch.
+
+- ``pytorch``: ``generator.py``, one self-contained file of plain ``torch.nn`` code (the generator's
+  forward pass as torch.fx traces it, its layers as ``nn.Conv2d(...)``-style constructors), plus its
+  weights as ``generator.safetensors``. Nothing in it imports gansearch.
+- ``torchscript``: ``generator.ts``, a traced TorchScript module (``torch.jit.load``).
+- ``onnx``: ``generator.onnx`` (needs the ``onnx`` extra: ``pip install "gansearch[onnx]"``).
+
+Every export is checked before it is kept: it is loaded back, without gansearch, and must produce the
+trial's images for the same input to within ``TOLERANCE``.
+"""
+
+import json
+import keyword
+from pathlib import Path
+
+import torch
+import torch.fx
+import torch.nn as nn
+
+from .costs import generator_input
+from .errors import GansearchError
+from .spec import ArchSpec
+
+FORMATS = ("pytorch", "torchscript", "onnx")
+TOLERANCE = 1e-5
+
+
+def _leaf_code(name: str, module: nn.Module) -> str:
+    """``nn.Conv2d(3, 8, kernel_size=(3, 3), ...)`` for a parameterised torch.nn leaf, from its repr."""
+    cls = type(module)
+    if not cls.__module__.startswith("torch.nn") or getattr(nn, cls.__name__, None) is not cls:
+        raise GansearchError(f"cannot write layer {name!r} ({cls.__module__}.{cls.__name__}) as plain torch.nn "
+                             "code; export --format torchscript instead")
+    code = "nn." + repr(module)
+    rebuilt = eval(code, {"nn": nn, "torch": torch})  # noqa: S307 - our own repr of a torch.nn module
+    if {k: v.shape for k, v in rebuilt.state_dict().items()} != {k: v.shape for k, v in module.state_dict().items()}:
+        raise GansearchError(f"layer {name!r}: {code} does not rebuild it; export --format torchscript instead")
+    return code
+
+
+def pytorch_source(generator: nn.Module, arch: ArchSpec, title: str) -> str:
+    """The generator as one file of plain torch.nn code (see the module docstring)."""
+    traced = torch.fx.symbolic_trace(generator)
+    lines, made = [], {""}
+    for name, module in traced.named_modules():
+        if not name:
+            continue
+        parent, _, child = name.rpartition(".")
+        owner = "self" + "".join(f".{p}" if p.isidentifier() and not keyword.iskeyword(p) else f'._modules["{p}"]'
+                                 for p in parent.split(".") if p)
+        if list(module.children()):
+            code = "nn.Module()"
+        else:
+            code = _leaf_code(name, module)
+        lines.append(f'        {owner}.add_module("{child}", {code})')
+        made.add(name)
+    forward = traced.code.strip().splitlines()
+    body = "\n".join("    " + line if line.strip() else "" for line in forward)
+    shape = ("noise (N, %d)" % arch.latent_dim if arch.task != "translate" else
+             f"conditions (N, {arch.cond_channels}, {arch.resolution}, {arch.resolution}) in [-1, 1]")
+    return f'''"""{title}
+
+A generator exported by gansearch as plain PyTorch: it needs torch (and safetensors for the weights),
+not gansearch. Input: {shape}; output: images (N, {arch.channels}, {arch.resolution}, {arch.resolution}) in [-1, 1].
+
+    import torch
+    from safetensors.torch import load_file
+    from generator import Generator
+
+    g = Generator()
+    g.load_state_dict(load_file("generator.safetensors"))
+    g.eval()
+    images = g({"torch.randn(16, %d)" % arch.latent_dim if arch.task != "translate" else "conditions"})
+"""
+
+import torch
+import torch.nn as nn
+
+LATENT_DIM = {arch.latent_dim}
+RESOLUTION = {arch.resolution}
+CHANNELS = {arch.channels}
+ARCH = {json.dumps(arch.to_dict())!r}  # the trial's architecture, as gansearch recorded it
+
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+{chr(10).join(lines)}
+
+{body}
+'''
+
+
+def _load_source(path: Path):
+    """Import the exported file as a module of its own, with gansearch unimportable."""
+    import importlib.util
+    import sys
+
+    blocked = {k: sys.modules[k] for k in list(sys.modules) if k == "gansearch" or k.startswith("gansearch.")}
+    for k in blocked:
+        sys.modules[k] = None  # `import gansearch` inside the file would now fail
+    try:
+        spec = importlib.util.spec_from_file_location(f"gansearch_export_{abs(hash(str(path))):x}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.modules.update(blocked)
+
+
+def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, title: str) -> list[Path]:
+    """Write ``generator`` in ``fmt`` under ``out``; returns the files written (after checking them)."""
+    if fmt not in FORMATS:
+        raise GansearchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    generator = generator.cpu().eval()
+    out.mkdir(parents=True, exist_ok=True)
+    example = generator_input(arch, 4).normal_(generator=torch.Generator().manual_seed(0))
+    if arch.task == "translate":
+        example = example.clamp(-1, 1)
+    with torch.no_grad():
+        expected = generator(example)
+    if fmt == "pytorch":
+        from safetensors.torch import save_file
+
+        source, weights = out / "generator.py", out / "generator.safetensors"
+        source.write_text(pytorch_source(generator, arch, title))
+        state = {k: v.detach().contiguous() for k, v in torch.fx.symbolic_trace(generator).state_dict().items()}
+        save_file(state, str(weights))
+        from safetensors.torch import load_file
+
+        g = _load_source(source).Generator()
+        g.load_state_dict(load_file(str(weights)))
+        with torch.no_grad():
+            got = g.eval()(example)
+        files = [source, weights]
+    elif fmt == "torchscript":
+        path = out / "generator.ts"
+        with torch.no_grad():
+            torch.jit.save(torch.jit.trace(generator, example), str(path))
+        with torch.no_grad():
+            got = torch.jit.load(str(path))(example)
+        files = [path]
+    else:
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime
+        except ImportError:
+            raise GansearchError('ONNX export needs the onnx extra: pip install "gansearch[onnx]" '
+                                 "(onnx, onnxscript and onnxruntime)") from None
+        import contextlib
+        import io
+
+        path = out / "generator.onnx"
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
+            torch.onnx.export(generator, (example,), str(path), input_names=["input"], output_names=["images"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},))
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = torch.from_numpy(session.run(None, {"input": example.numpy()})[0])
+        files = [path]
+    error = float((got - expected).abs().max())
+    if not error <= TOLERANCE:
+        for f in files:
+            f.unlink(missing_ok=True)
+        raise GansearchError(f"the {fmt} export differs from the trial's generator by {error:.3g} (> {TOLERANCE})")
+    return files
+

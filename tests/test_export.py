@@ -1,0 +1,87 @@
+"""gansearch export (issue 10): each format loads without gansearch and reproduces the trial's images."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import gansearch
+from gansearch.cli import cli
+from gansearch.costs import generator_input
+from gansearch.spec import ArchSpec
+
+LOADERS = {
+    "pytorch": """
+        from safetensors.torch import load_file
+        sys.path.insert(0, out)
+        from generator import Generator
+        g = Generator(); g.load_state_dict(load_file(out + "/generator.safetensors")); g.eval()
+        y = g(x)""",
+    "torchscript": """
+        y = torch.jit.load(out + "/generator.ts")(x)""",
+    "onnx": """
+        import onnxruntime
+        s = onnxruntime.InferenceSession(out + "/generator.onnx", providers=["CPUExecutionProvider"])
+        y = torch.from_numpy(s.run(None, {"input": x.numpy()})[0])""",
+}
+
+
+def load_without_gansearch(fmt, out, x_path, y_path):
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["gansearch"] = None  # importing gansearch fails from here on
+        import torch
+        out = {str(out)!r}
+        x = torch.load({str(x_path)!r})
+        with torch.no_grad():
+    """) + textwrap.indent(textwrap.dedent(LOADERS[fmt]), "    ") + f"\ntorch.save(y, {str(y_path)!r})\n"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=out.parent)
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    from conftest import TINY_STUDY
+
+    made = {}
+    for task in ("generate", "translate"):
+        folder = tmp_path_factory.mktemp(task)
+        text = TINY_STUDY.format(n_trials=2, plugins="[]", g_blocks="deconv, upsample_conv, conv", workers=1,
+                                 metrics="[fd]", baseline="none", steps=10, lr_g="2.0e-4")
+        if task == "translate":
+            text = text.replace("generator: {blocks:", "task: translate\ntranslate: {condition: blur, sigma: 1.0, "
+                                "skips: [true]}\ngenerator: {blocks:").replace("metrics: [fd]", "objective: l1")
+        path = folder / "study.yaml"
+        path.write_text(text)
+        gansearch.run_study(path, progress=False)
+        made[task] = path
+    return made
+
+
+@pytest.mark.parametrize("fmt", ["pytorch", "torchscript", "onnx"])
+@pytest.mark.parametrize("task", ["generate", "translate"])
+def test_an_export_loads_without_gansearch_and_makes_the_trials_images(studies, fmt, task, tmp_path):
+    path = studies[task]
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["export", str(path), "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    best = gansearch.best_trial(path)
+    arch = ArchSpec.from_dict(best.user_attrs["arch"])
+    x = generator_input(arch, 5).normal_(generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
+    torch.save(x, tmp_path / "x.pt")
+    proc = load_without_gansearch(fmt, out, tmp_path / "x.pt", tmp_path / "y.pt")
+    assert proc.returncode == 0, proc.stderr
+    with torch.no_grad():
+        expected = gansearch.load_generator(path, best.number)(x)
+    assert torch.allclose(torch.load(tmp_path / "y.pt"), expected, atol=1e-5, rtol=0)
+
+
+def test_the_pytorch_export_is_plain_torch_nn_code(studies, tmp_path):
+    CliRunner().invoke(cli, ["export", str(studies["translate"]), "-o", str(tmp_path)])
+    source = (tmp_path / "generator.py").read_text()
+    assert "import gansearch" not in source and "from gansearch" not in source
+    assert "def forward(self, cond)" in source and "nn.Conv2d(" in source or "nn.ConvTranspose2d(" in source
+    g = gansearch.load_generator(studies["translate"])
+    assert ("torch.cat" in source) == any(g.pop)  # a U-Net skip is a concatenation in the code too
