@@ -159,6 +159,21 @@ def trials(study, fmt, output):
 
 @cli.command()
 @study_file
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the HTML [default: report.html in the study's output folder].")
+@edge
+def report(study, output):
+    """One self-contained HTML report of STUDY (opens offline): history, importances, choices, the
+    quality-cost front, pruned and failed trials, and the best trials' samples beside their layers."""
+    from .config import load_config
+    from .report import write_report
+
+    output = output or load_config(study).output_dir / "report.html"
+    click.echo(f"wrote {write_report(study, output)}")
+
+
+@cli.command()
+@study_file
 @click.option("--trial", "number", type=click.IntRange(min=0), default=None, help="Trial number [default: the best].")
 @click.option("--format", "fmt", type=click.Choice(["pytorch", "torchscript", "onnx"]), default="pytorch",
               show_default=True)

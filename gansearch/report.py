@@ -1,0 +1,231 @@
+"""``gansearch report``: one self-contained HTML file that shows what a study learned.
+
+Plots are drawn with matplotlib (Agg) and embedded as PNG data URIs, sample grids likewise, so the file
+opens offline, anywhere, with nothing fetched. Sections: the optimisation history with the best so far,
+parameter importances (Optuna's fANOVA on the quality score), the score against each architectural choice,
+the Pareto front of a multi-objective study (else score against generator MACs), pruned and failed trials
+with their reasons, and a gallery of the best trials' samples beside their layer tables.
+"""
+
+import base64
+import html
+import io
+import warnings
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from .analysis import frame
+from .config import load_config
+from .objectives import score_of
+from .study import open_study
+
+GALLERY = 6  # best trials shown with their samples
+CHOICES_MAX = 12  # score-against-choice panels
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(uri: str, alt: str, cls: str = "plot") -> str:
+    return f'<img class="{cls}" src="{uri}" alt="{html.escape(alt)}">'
+
+
+def history_plot(df: pd.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    done = df[df["state"] == "complete"].sort_values("number")
+    pruned = df[df["state"] == "pruned"]
+    ax.scatter(done["number"], done["score"], s=18, label="complete", color="#1f77b4")
+    ax.plot(done["number"], done["score"].cummin(), color="#d62728", label="best so far", drawstyle="steps-post")
+    if "baseline" in done and done["baseline"].notna().any():
+        base = done[done["baseline"].notna()]
+        ax.scatter(base["number"], base["score"], s=80, marker="*", color="#ff7f0e", label="baseline", zorder=3)
+    if not pruned.empty:
+        ax.scatter(pruned["number"], [done["score"].max() if not done.empty else 0] * len(pruned), marker="x",
+                   color="#7f7f7f", label="pruned (at the top)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("score (lower is better)")
+    ax.legend(fontsize=8)
+    ax.set_title("Optimisation history")
+    return _img(_png(fig), "optimisation history")
+
+
+def importance_plot(study, df) -> str:
+    import matplotlib.pyplot as plt
+
+    complete = df[df["state"] == "complete"]
+    if len(complete) < 3:
+        return "<p>Parameter importances need at least 3 complete trials.</p>"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            target = None if len(study.directions) == 1 else score_of
+            imp = optuna.importance.get_param_importances(study, target=target)
+    except Exception as exc:  # noqa: BLE001 - too few distinct values, a single-choice space, ...
+        return f"<p>Parameter importances could not be computed: {html.escape(str(exc))}</p>"
+    if not imp:
+        return "<p>No parameter varied.</p>"
+    names, values = list(imp)[:15][::-1], list(imp.values())[:15][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(names) + 1))
+    ax.barh(names, values, color="#2ca02c")
+    ax.set_xlabel("importance for the score (fANOVA)")
+    ax.set_title("Parameter importances")
+    return _img(_png(fig), "parameter importances")
+
+
+def choice_columns(df) -> list[str]:
+    """Architectural choices worth a panel: stride plans, depth, blocks and kernels per layer."""
+    cols = [c for c in ("g.strides", "d.strides", "g.depth", "d.depth") if c in df]
+    cols += [c for c in df.columns if c.endswith((".block", ".kernel")) and c[:2] in ("g.", "d.")]
+    return [c for c in cols if df[c].dropna().nunique() > 1][:CHOICES_MAX]
+
+
+def choices_plot(df) -> str:
+    import matplotlib.pyplot as plt
+
+    done = df[df["state"] == "complete"].copy()
+    for net in ("g", "d"):
+        layers = [c for c in done.columns if c.startswith(f"{net}.") and c.endswith(".stride")]
+        done[f"{net}.depth"] = done[layers].notna().sum(1) if layers else None
+    cols = choice_columns(done)
+    if not cols or done.empty:
+        return "<p>No architectural choice varied among the complete trials.</p>"
+    n = len(cols)
+    fig, axes = plt.subplots((n + 2) // 3, 3, figsize=(10, 2.6 * ((n + 2) // 3)), squeeze=False)
+    for ax, col in zip(axes.flat, cols):
+        groups = done.groupby(done[col].astype(str))["score"]
+        labels = list(groups.groups)
+        ax.boxplot([groups.get_group(k).values for k in labels], tick_labels=labels)
+        ax.set_title(col, fontsize=9)
+        ax.tick_params(labelsize=7, axis="x", rotation=30)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("Score against each architectural choice (complete trials)")
+    fig.tight_layout()
+    return _img(_png(fig), "score against architectural choices")
+
+
+def front_plot(df, objectives) -> str:
+    import matplotlib.pyplot as plt
+
+    done = df[df["state"] == "complete"]
+    costs = [o for o in (objectives or []) if o != "score"] or ["g_macs"]
+    costs = [c for c in costs if c in done]
+    if done.empty or not costs:
+        return "<p>No complete trial with costs yet.</p>"
+    fig, axes = plt.subplots(1, len(costs), figsize=(5 * len(costs), 3.4), squeeze=False)
+    for ax, cost in zip(axes.flat, costs):
+        ax.scatter(done[cost], done["score"], s=18, color="#1f77b4", label="trials")
+        if "pareto" in done:
+            front = done[done["pareto"] == True].sort_values(cost)  # noqa: E712
+            ax.plot(front[cost], front["score"], "o-", color="#d62728", label="Pareto front")
+        if done["baseline"].notna().any():
+            base = done[done["baseline"].notna()]
+            ax.scatter(base[cost], base["score"], s=90, marker="*", color="#ff7f0e", label="baseline", zorder=3)
+        ax.set_xscale("log")
+        ax.set_xlabel(cost)
+        ax.set_ylabel("score")
+        ax.legend(fontsize=8)
+    fig.suptitle("Quality against cost" + (" (Pareto front)" if "pareto" in done else ""))
+    fig.tight_layout()
+    return _img(_png(fig), "quality against cost")
+
+
+def failures_table(df) -> str:
+    rows = df[df["state"].isin(["pruned", "fail"])]
+    if rows.empty:
+        return "<p>No trial was pruned or failed.</p>"
+    counts = ", ".join(f"{n} {s}" for s, n in rows["state"].value_counts().items())
+    body = "".join(
+        f"<tr><td>{int(r.number)}</td><td>{r.state}</td><td>"
+        + html.escape(str(r.failure) if r.state == "fail" and r.failure == r.failure and r.failure is not None else
+                      f"pruned at step {int(r.pruned_at)}" if r.pruned_at == r.pruned_at and r.pruned_at is not None
+                      else "-")
+        + "</td></tr>" for r in rows.itertuples())
+    return f"<p>{counts}.</p><table><tr><th>trial</th><th>state</th><th>why</th></tr>{body}</table>"
+
+
+def layer_table(arch: dict) -> str:
+    rows = []
+    for net in ("generator", "discriminator"):
+        for i, layer in enumerate(arch[net]["layers"]):
+            rows.append(f"<tr><td>{net[0].upper()}{i}</td><td>{layer['block']}</td><td>k{layer['kernel']}</td>"
+                        f"<td>s{layer['stride']}</td><td>{layer['out_channels']}</td><td>{layer['norm']}</td>"
+                        f"<td>{layer['activation']}</td></tr>")
+    return ("<table class='layers'><tr><th></th><th>block</th><th>kernel</th><th>stride</th><th>out</th><th>norm</th>"
+            "<th>act</th></tr>" + "".join(rows) + "</table>")
+
+
+def gallery(study, df, output_dir: Path) -> str:
+    done = df[df["state"] == "complete"].sort_values("score").head(GALLERY)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    cards = []
+    for r in done.itertuples():
+        t = trials[int(r.number)]
+        png = Path(r.samples) if isinstance(r.samples, str) else None
+        image = (_img("data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
+                      f"samples of trial {r.number}", "samples") if png and png.exists() else "<p>(no samples)</p>")
+        label = f"trial {int(r.number)}" + (f" ({r.baseline} baseline)" if r.baseline == r.baseline and r.baseline
+                                            else "")
+        costs = f"{int(r.g_params):,} params" + (f", {int(r.g_macs):,} MACs" if r.g_macs == r.g_macs else "")
+        cards.append(f"<div class='card'><h3>{html.escape(label)}: score {r.score:.4g}</h3><p>{costs}</p>"
+                     f"<div class='pair'>{image}{layer_table(t.user_attrs['arch'])}</div></div>")
+    return "".join(cards) or "<p>No complete trial yet.</p>"
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+h1{margin-bottom:0}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:2px 6px}img.plot{max-width:100%}img.samples{image-rendering:pixelated;
+max-width:420px}.pair{display:flex;gap:1.5em;align-items:flex-start}.card{margin:1em 0;padding-top:.5em;
+border-top:1px solid #ddd}.meta{color:#666}"""
+
+SCRIPT = """window.addEventListener('error',function(e){document.body.dataset.errors=
+(+(document.body.dataset.errors||0))+1;});window.addEventListener('load',function(){var imgs=
+document.images,ok=0;for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++;}}
+document.body.dataset.rendered=ok+'/'+imgs.length;console.log('gansearch-report rendered '+ok+' of '+
+imgs.length+' images');});"""
+
+
+def build_report(study_file) -> str:
+    """The HTML of a study's report (see the module docstring)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    config = load_config(study_file)
+    study = open_study(config, create=False)
+    df = frame(study, config.output_dir)
+    states = ", ".join(f"{n} {s}" for s, n in df["state"].value_counts().items())
+    objective = ", ".join(config.objectives) if config.objectives else config.score.objective
+    sections = [
+        ("Optimisation history", history_plot(df)),
+        ("Parameter importances", importance_plot(study, df)),
+        ("Architectural choices", choices_plot(df)),
+        ("Quality against cost", front_plot(df, config.objectives)),
+        ("Pruned and failed trials", failures_table(df)),
+        ("Best trials", gallery(study, df, config.output_dir)),
+    ]
+    body = "".join(f"<section><h2>{title}</h2>{content}</section>" for title, content in sections)
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gansearch report: "
+            f"{html.escape(config.name)}</title><style>{CSS}</style><script>{SCRIPT}</script></head><body>"
+            f"<h1>gansearch report: {html.escape(config.name)}</h1><p class='meta'>{len(df)} trials ({states}); "
+            f"task {config.task}; objective {html.escape(objective)}; data {config.data.name} "
+            f"{config.data.resolution}×{config.data.resolution}; {html.escape(str(config.output_dir))}</p>"
+            f"{body}</body></html>")
+
+
+def write_report(study_file, output: Path) -> Path:
+    text = build_report(study_file)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(output.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)
+    return output

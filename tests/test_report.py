@@ -1,0 +1,87 @@
+"""gansearch report (issue 10): one self-contained HTML file, checked as a person sees it, in headless
+Chromium (Debian's chromium package; .ci/run installs it)."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+import gansearch
+from gansearch.cli import cli
+
+
+def browser() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None:
+        if os.environ.get("GANSEARCH_SKIP_BROWSER") == "1":
+            pytest.skip("GANSEARCH_SKIP_BROWSER=1: no headless Chromium here")
+        pytest.fail("the report test opens the report in headless Chromium: apt-get install chromium "
+                    "(or set GANSEARCH_SKIP_BROWSER=1 to skip it knowingly)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """A finished multi-objective study with a baseline and pruned trials, and its report."""
+    from conftest import TINY_STUDY
+
+    folder = tmp_path_factory.mktemp("report")
+    path = folder / "study.yaml"
+    path.write_text(TINY_STUDY.format(n_trials=8, plugins="[]", g_blocks="deconv, upsample_conv", workers=1,
+                                      metrics="[fd]", baseline="dcgan", steps=20, lr_g="[2.0e-4, 5.0e-4]")
+                    .replace("pruner: none", "pruner: median") + "objectives: [score, g_macs]\n")
+    gansearch.run_study(path, progress=False)
+    result = CliRunner().invoke(cli, ["report", str(path), "-o", str(folder / "report.html")])
+    assert result.exit_code == 0, result.output
+    return path, folder / "report.html"
+
+
+def test_the_report_opens_offline_without_console_errors_and_every_plot_renders(reported):
+    _, report = reported
+    text = report.read_text()
+    images = text.count("<img ")
+    assert images >= 5  # history, importances, choices, front, and at least one sample grid
+    proc = subprocess.run([browser(), "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                           "--v=0", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body[^>]*>", proc.stdout)
+    assert body, proc.stderr[-2000:]
+    assert f'data-rendered="{images}/{images}"' in body.group(0), body.group(0)
+    assert "data-errors" not in body.group(0)
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    assert any(f"rendered {images} of {images} images" in line for line in console), console
+    assert not [line for line in console if "ERROR:CONSOLE" in line or "Uncaught" in line], console
+
+
+def test_the_report_is_self_contained_and_has_every_section(reported):
+    _, report = reported
+    text = report.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from anywhere
+    assert "<link" not in text and "<script src" not in text
+    for title in ("Optimisation history", "Parameter importances", "Architectural choices", "Quality against cost",
+                  "Pruned and failed trials", "Best trials"):
+        assert f"<h2>{title}</h2>" in text
+    assert "(dcgan baseline)" in text and "<table class='layers'>" in text
+
+
+def test_pruned_and_failed_trials_are_listed_with_their_reasons(reported):
+    path, report = reported
+    df = gansearch.trials_dataframe(path)
+    text = report.read_text()
+    for r in df[df["state"] == "pruned"].itertuples():
+        assert f"<td>{r.number}</td><td>pruned</td><td>pruned at step {int(r.pruned_at)}</td>" in text
+
+
+def test_failed_trials_are_listed_with_their_failure():
+    import pandas as pd
+
+    from gansearch.report import failures_table
+
+    df = pd.DataFrame({"number": [3, 4], "state": ["fail", "pruned"], "failure": ["TrialDiverged: non-finite loss",
+                       None], "pruned_at": [None, 100]})
+    text = failures_table(df)
+    assert "1 fail, 1 pruned" in text or "1 pruned, 1 fail" in text
+    assert "<td>3</td><td>fail</td><td>TrialDiverged: non-finite loss</td>" in text
