@@ -25,7 +25,7 @@ _LAZY = {  # public name -> module that defines it
     "run_study": "runner", "prepare": "study", "load_config": "config", "StudyConfig": "config",
     "load_registry": "plugins", "get_plugin_manager": "plugins", "Registry": "plugins",
     "build_pair": "builder", "Generator": "builder", "Discriminator": "builder",
-    "Scorer": "scoring", "evaluate": "evaluation", "train": "trainer", "study_schema": "schema",
+    "Scorer": "scoring", "evaluate": "evaluation", "held_out_conditions": "evaluation", "train": "trainer", "study_schema": "schema",
 }
 
 

@@ -18,7 +18,24 @@ def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str,
     """
     prepared = prepare(study_file)
     check_images(images, prepared)
+    if prepared.pairs is not None:  # translate: outputs for the held-out conditions, in their order
+        from .translation import TranslationScorer
+
+        cond, _ = prepared.pairs.held_out_pairs()
+        if len(images) != len(cond):
+            raise StudyConfigError(f"a translate study scores outputs for its {len(cond)} held-out conditions "
+                                   f"(gansearch.held_out_conditions(study_file)), in order; got {len(images)} images")
+        return TranslationScorer.for_study(prepared, device).evaluate_outputs(images.float().to(device))
     return Scorer.for_study(prepared, device).evaluate(images.float())
+
+
+def held_out_conditions(study_file) -> torch.Tensor:
+    """A translate study's held-out conditions (M, Cc, R, R), never trained on: translate them with any
+    model and pass the outputs to ``evaluate`` to compare it with the study's trials."""
+    prepared = prepare(study_file)
+    if prepared.pairs is None:
+        raise StudyConfigError(f"{prepared.config.file}: not a translate study (task: translate)")
+    return prepared.pairs.held_out_pairs()[0]
 
 
 def check_images(images, prepared) -> None:
@@ -31,7 +48,7 @@ def check_images(images, prepared) -> None:
                              f"{c.name!r}; got {got}")
     if not images.is_floating_point() or not torch.isfinite(images).all() or images.abs().max() > 1.0001:
         raise StudyConfigError("images must be finite floats in [-1, 1]")
-    if len(images) < 2 * JACKKNIFE_BLOCKS:
+    if len(images) < 2 * JACKKNIFE_BLOCKS and prepared.pairs is None:
         raise StudyConfigError(f"need at least {2 * JACKKNIFE_BLOCKS} images to score; got {len(images)}")
 
 

@@ -243,3 +243,16 @@ def test_the_generator_loss_adds_l1_weight_times_the_l1_to_the_target():
         seen["fake"] = outputs[-1]
     l1 = float((seen["fake"] - seen["batch"][1]).abs().mean())
     assert losses[100.0] == pytest.approx(losses[0.0] + 100 * l1, rel=1e-4)
+
+
+def test_any_model_s_outputs_for_the_held_out_conditions_are_scored_like_a_trial(tiny_translate):
+    path = tiny_translate(n_trials=1)
+    cond = gansearch.held_out_conditions(path)
+    prepared = prepare(path)
+    _, target = prepared.pairs.held_out_pairs()
+    perfect = gansearch.evaluate(path, target)  # a model that returns the targets exactly
+    assert perfect["l1"] == 0 and perfect["ssim"] == pytest.approx(1.0)
+    identity = gansearch.evaluate(path, cond)  # one that returns the (blurred) condition
+    assert identity["l1"] > 0.01 and identity["l1_se"] > 0
+    with pytest.raises(StudyConfigError, match="held-out conditions"):
+        gansearch.evaluate(path, target[:-1])
