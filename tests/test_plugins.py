@@ -275,3 +275,32 @@ def test_collect_reports_a_plugin_crashing_in_its_hook():
 
     with pytest.raises(gansearch.PluginError, match=r"Crashes.*register_datasets.*KeyError"):
         collect(get_plugin_manager([Crashes()], entry_points=False))
+
+
+def test_a_block_with_a_scale_gansearch_does_not_know_gets_one_clear_error():
+    with pytest.raises(ValueError, match="scale must be 'up', 'down' or 'same'"):
+        gansearch.Block("sideways", lambda a: None, scale="left")
+    with pytest.raises(ValueError, match="strides must be None"):
+        gansearch.Block("odd", lambda a: None, scale="up", strides=(0,))
+
+
+def test_a_block_that_declares_its_strides_is_offered_only_those():
+    from gansearch.config import config_from_dict
+    from gansearch.space import SearchSpace
+
+    @gansearch.hookimpl
+    def register_blocks(register):
+        register(gansearch.Block("up3", lambda a: nn.Upsample(scale_factor=a.stride) if a.stride > 1 else
+                                 nn.Identity(), scale="up", strides=(3,), description="x3 only"))
+
+    import types
+
+    plugin = types.SimpleNamespace(register_blocks=register_blocks)
+    registry = gansearch.load_registry([plugin], entry_points=False)
+    raw = {"name": "t", "data": {"name": "digits", "resolution": 16},
+           "generator": {"blocks": ["up3", "deconv"], "strides": [1, 2, 3], "depth": {"low": 2, "high": 2},
+                         "widths": [4]},
+           "discriminator": {"blocks": ["conv"], "widths": [4]}}
+    space = SearchSpace(config_from_dict(raw), registry, 1)
+    g = space.nets["generator"]
+    assert g.blocks_for(2) == ["deconv"] and g.blocks_for(3) == ["up3", "deconv"]
