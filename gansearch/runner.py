@@ -28,7 +28,7 @@ from .translation import TranslationScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, check_output, check_workers, fingerprint, open_study, prepare, trial_seed
 from .trainer import memory_format, train
-from .workers import sigterm_as_interrupt, supervise
+from .workers import deferring_interrupts, interruptible, raise_pending, sigterm_as_interrupt, supervise
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 5
@@ -81,29 +81,30 @@ class Objective:
 
         built = time.perf_counter()
         try:
-            with packing.SETUP_LOCK:  # seeded from torch's global generator: one packed trial at a time
-                g, d = build_pair(arch, self.p.registry, seed)
-            trial.set_user_attr("g_params", count_params(g))
-            trial.set_user_attr("d_params", count_params(d))
-            trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
-            trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
-            layout = memory_format(self.device)
-            g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
-            notes["build_seconds"] = time.perf_counter() - built
-            augment = make_policy(spec.augment, self.p.registry)
-            result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes, augment=augment)
-            steps = result.steps
-            started = time.perf_counter()
-            metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
-            notes["score_seconds"] += time.perf_counter() - started
-            trial.set_user_attr("g_latency_ms", round(latency_ms(g, arch, self.device), 4))
-            trial.set_user_attr("latency_batch", LATENCY_BATCH)
-            objective = self.p.plan.objective.name
-            trial.set_user_attr("metrics", metrics)
-            trial.set_user_attr("score_se", metrics[f"{objective}_se"])
-            trial.set_user_attr("score", metrics[objective])
-            state, value = TrialState.COMPLETE, objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
-            return value
+            with interruptible():  # an interrupt is recorded as this trial's failure only from in here
+                with packing.SETUP_LOCK:  # seeded from torch's global generator: one packed trial at a time
+                    g, d = build_pair(arch, self.p.registry, seed)
+                trial.set_user_attr("g_params", count_params(g))
+                trial.set_user_attr("d_params", count_params(d))
+                trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
+                trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
+                layout = memory_format(self.device)
+                g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
+                notes["build_seconds"] = time.perf_counter() - built
+                augment = make_policy(spec.augment, self.p.registry)
+                result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes, augment=augment)
+                steps = result.steps
+                started = time.perf_counter()
+                metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
+                notes["score_seconds"] += time.perf_counter() - started
+                trial.set_user_attr("g_latency_ms", round(latency_ms(g, arch, self.device), 4))
+                trial.set_user_attr("latency_batch", LATENCY_BATCH)
+                objective = self.p.plan.objective.name
+                trial.set_user_attr("metrics", metrics)
+                trial.set_user_attr("score_se", metrics[f"{objective}_se"])
+                trial.set_user_attr("score", metrics[objective])
+                state, value = TrialState.COMPLETE, objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
+                return value
         except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
                 trial.set_user_attr("failure", f"interrupted ({exc.args[0] if exc.args else 'Ctrl-C'})")
@@ -282,16 +283,18 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
                 if left is not None and left <= 0:
                     break
                 study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
+                raise_pending()  # an interrupt that came while Optuna recorded the trial
         except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
             cause = disk_full_cause(exc)
             if cause is None:
                 raise
             state["disk_full"] = f"{type(cause).__name__}: {cause}"
 
-    if slot.trials > 1:  # several trials at once, each in its own thread and CUDA stream (packing.py)
-        packing.run_packed(slot.trials, torch.device(slot.device), loop)
-    else:
-        loop()
+    with deferring_interrupts():
+        if slot.trials > 1:  # several trials at once, each in its own thread and CUDA stream (packing.py)
+            packing.run_packed(slot.trials, torch.device(slot.device), loop)
+        else:
+            loop()
     if state["disk_full"] is not None:
         return disk_full_message(state["disk_full"])
     if state["failures"] >= MAX_CONSECUTIVE_FAILURES:

@@ -37,14 +37,65 @@ def sigterm_as_interrupt():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:  # Ctrl-C: the same care (not when SIGINT is ignored)
+        signal.signal(signal.SIGINT, lambda signum, frame: deliver("Ctrl-C"))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    deliver(signal.Signals(signum).name)
+
+
+# Where an interrupt may land. Inside a trial's training body (``interruptible``) it is raised at once,
+# and the trial records it as its failure. Between trials, while Optuna records a finished trial, it is
+# held (``deferring``) and raised when that bookkeeping is done (``raise_pending``): raised there, Optuna
+# would mark the trial failed without a reason, even one that had finished.
+_STATE = {"deferring": False, "depth": 0, "pending": None}
+
+
+def deliver(reason: str) -> None:
+    from .packing import packed
+
+    # packed trials: the main thread only waits for their threads, and must hear it at once to stop them
+    if _STATE["deferring"] and _STATE["depth"] == 0 and not packed():
+        _STATE["pending"] = _STATE["pending"] or reason
+        return
+    raise KeyboardInterrupt(reason)
+
+
+@contextlib.contextmanager
+def deferring_interrupts():
+    """While a worker runs trials: interrupts between trials wait for Optuna's bookkeeping (``deliver``)."""
+    _STATE["deferring"] = True
+    try:
+        yield
+    finally:
+        _STATE["deferring"] = False
+        _STATE["pending"] = None
+
+
+@contextlib.contextmanager
+def interruptible():
+    """A trial's training body: an interrupt here is raised at once (and recorded as the trial's failure)."""
+    raise_pending()
+    _STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        _STATE["depth"] -= 1
+
+
+def raise_pending() -> None:
+    """Raise an interrupt that arrived while it could not be (``deliver``)."""
+    reason, _STATE["pending"] = _STATE["pending"], None
+    if reason:
+        raise KeyboardInterrupt(reason)
 
 
 _PARENT = None  # in a worker: the pid of its run
@@ -55,9 +106,10 @@ def _worker_interrupt(signum, frame):
     new parent may take a moment to show)."""
     for _ in range(10):
         if _PARENT is not None and os.getppid() != _PARENT:
-            raise KeyboardInterrupt("the run was killed")
+            deliver("the run was killed")
+            return
         time.sleep(0.01)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    deliver(signal.Signals(signum).name)
 
 
 def die_with_parent(parent: int) -> None:
@@ -84,7 +136,8 @@ def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queu
     global _PARENT
     _PARENT = parent
     signal.signal(signal.SIGTERM, _worker_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
+    signal.signal(signal.SIGINT, lambda signum, frame: deliver("Ctrl-C"))  # even when started with SIGINT
+    # ignored (`cmd &`)
     die_with_parent(parent)
     warnings.simplefilter("ignore", GansearchWarning)  # the run said them once already
     from .runner import _work
