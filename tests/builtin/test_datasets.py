@@ -60,11 +60,12 @@ def test_shape_dtype_range(datasets, image_dir, name, resolution, channels):
 
 
 def test_registered_metadata(datasets):
-    assert set(datasets) == {"digits", "shapes", "folder"}
+    assert set(datasets) == {"digits", "shapes", "folder", "paired_folder"}
     assert datasets["digits"].channels == 1 and dict(datasets["digits"].options) == {}
     assert datasets["shapes"].channels == 3 and dict(datasets["shapes"].options) == {"count": 4096}
     assert datasets["folder"].channels == 3
     assert dict(datasets["folder"].options) == {"path": REQUIRED, "limit": None, "on_error": "skip"}
+    assert dict(datasets["paired_folder"].options) == {"path": REQUIRED, "target": None, "direction": "AtoB"}
 
 
 def test_digits_all_images_not_constant(datasets):
