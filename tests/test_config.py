@@ -159,7 +159,7 @@ REGISTRY_ERRORS = [
      ["unknown block 'nosuch'", "available: conv, deconv, residual, upsample_conv"]),
     ({"discriminator.blocks": ["conv2"]}, "discriminator.blocks.0", ["available: conv, deconv, residual, upsample_conv"]),
     ({"generator.norms": ["group"]}, "generator.norms.0", ["unknown norm 'group'", "batch"]),
-    ({"data.name": "mnist"}, "data.name", ["unknown dataset 'mnist'", "available: digits, folder, shapes"]),
+    ({"data.name": "mnist"}, "data.name", ["unknown dataset 'mnist'", "available: digits, folder, paired_folder, shapes"]),
     ({"data.colour": "red"}, "data.colour", ["unknown key for dataset 'digits'", "allowed: name, resolution, channels"]),
     ({"data": {"name": "folder", "resolution": 16}}, "data.path", ["dataset 'folder' needs this key"]),
     ({"generator.blocks": ["conv"]}, "generator", ["no feasible architecture", "none of the blocks (conv) can upsample"]),
