@@ -37,22 +37,18 @@ def sigterm_as_interrupt():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    previous_int = signal.getsignal(signal.SIGINT)
-    if previous_int is signal.default_int_handler:  # Ctrl-C: the same care (not when SIGINT is ignored)
-        signal.signal(signal.SIGINT, lambda signum, frame: deliver("Ctrl-C"))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if previous_int is signal.default_int_handler:
-            signal.signal(signal.SIGINT, previous_int)
 
 
 def _interrupt(signum, frame):
     deliver(signal.Signals(signum).name)
 
 
-# Where an interrupt may land. Inside a trial's training body (``interruptible``) it is raised at once,
+# Where a SIGTERM may land (Ctrl-C keeps Python's own handler: it must stop a run at once). Inside a
+# trial's training body (``interruptible``) it is raised at once,
 # and the trial records it as its failure. Between trials, while Optuna records a finished trial, it is
 # held (``deferring``) and raised when that bookkeeping is done (``raise_pending``): raised there, Optuna
 # would mark the trial failed without a reason, even one that had finished.
@@ -136,8 +132,7 @@ def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queu
     global _PARENT
     _PARENT = parent
     signal.signal(signal.SIGTERM, _worker_interrupt)
-    signal.signal(signal.SIGINT, lambda signum, frame: deliver("Ctrl-C"))  # even when started with SIGINT
-    # ignored (`cmd &`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
     die_with_parent(parent)
     warnings.simplefilter("ignore", GansearchWarning)  # the run said them once already
     from .runner import _work
