@@ -51,8 +51,9 @@ def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step():
     stopped = []
 
     def work(i):
+        give_up = time.monotonic() + 20  # never hang the suite: without the stop, return (and fail below)
         try:
-            while True:  # a training loop: check_stop before every step
+            while time.monotonic() < give_up:  # a training loop: check_stop before every step
                 packing.check_stop()
                 time.sleep(0.01)
         except KeyboardInterrupt as exc:
