@@ -61,10 +61,14 @@ def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step():
             raise
 
     main = threading.main_thread().ident
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even where SIGINT is ignored (`cmd &`)
     threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        packing.run_packed(3, torch.device("cpu"), work)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            packing.run_packed(3, torch.device("cpu"), work)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 3
     assert stopped == ["Ctrl-C"] * 3
     packing.check_stop()  # the stop is over: later trials in this process train as usual
