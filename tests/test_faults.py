@@ -293,8 +293,11 @@ def wait_for(condition, timeout: float, every: float = 0.1) -> bool:
 
 
 def start_run(path: Path, *extra) -> subprocess.Popen:
+    """``gansearch run`` as from a terminal: SIGINT handled as usual, even if this suite was started in
+    the background (where the shell makes children ignore SIGINT)."""
     return subprocess.Popen([*CMD, "run", "--no-progress", *extra, str(path)], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def running_trials(path: Path) -> int:
