@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 import gansearch
 from gansearch import artifacts, journal, runner
+from gansearch.workers import STOP_GRACE_S
 from gansearch.cli import cli
 from gansearch.study import load_config, open_study
 
@@ -346,13 +347,16 @@ def test_workers_never_outlive_their_run(long_study, sig):
         assert (failures == "interrupted (the run was killed)").all() and len(failures) >= 1, failures
 
 
-def test_sigint_to_the_run_alone_stops_it_within_5_seconds(long_study):
+def test_sigint_to_the_run_alone_stops_it_within_seconds(long_study):
     proc = start_run(long_study)
     workers = workers_started(proc, long_study)
     started = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)  # not to its process group: the workers must hear it from the run
     proc.wait(timeout=30)
-    assert time.monotonic() - started < 5 and proc.returncode == 130
+    # a second for a terminal's Ctrl-C to reach the workers, then theirs, then STOP_GRACE_S to record
+    # their trials (about 3.5 s in all here); left alone the trials would train for minutes
+    took = time.monotonic() - started
+    assert took < 1 + STOP_GRACE_S + 3 and proc.returncode == 130, f"stopped after {took:.1f} s"
     assert not any(alive(w) for w in workers)
     df = gansearch.trials_dataframe(long_study)
     assert (df["state"] == "running").sum() == 0
