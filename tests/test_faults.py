@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 import gansearch
 from gansearch import artifacts, journal, runner
-from gansearch.workers import STOP_GRACE_S
 from gansearch.cli import cli
 from gansearch.study import load_config, open_study
+from gansearch.workers import STOP_GRACE_S
 
 from conftest import TINY_STUDY
 
