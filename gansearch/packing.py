@@ -20,6 +20,7 @@ What keeps packed trials apart:
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 
 import torch
@@ -67,6 +68,14 @@ def trial_context(device: torch.device):
         yield
 
 
+def _begins(thread: threading.Thread, grace: float = 1.0) -> bool:
+    """Does ``thread`` run? (One whose start() the interrupt cut short may be just coming up.)"""
+    deadline = time.monotonic() + grace
+    while thread.ident is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return thread.ident is not None
+
+
 def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> list:
     """Run ``work(i)`` for i in 0..n-1, each in its own thread within ``trial_context``; return their
     results, or raise the first exception one of them raised. Ctrl-C / SIGTERM in the main thread
@@ -75,6 +84,10 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
         torch.cuda.synchronize(device)  # data and real features made on the default stream are ready
     results: list = [None] * n
     errors: list[BaseException] = []
+    # Each thread says it is done through its own event, not through Thread.join: a KeyboardInterrupt
+    # landing inside join() marks the joined thread as stopped while it still runs (CPython releases its
+    # state lock), so a later join() would return before that trial was recorded.
+    done = [threading.Event() for _ in range(n)]
 
     def body(i):
         try:
@@ -82,22 +95,30 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
                 results[i] = work(i)
         except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
             errors.append(exc)
+        finally:
+            done[i].set()
+
+    def wait_all():
+        for event in done:
+            while not event.wait(0.2):  # short waits: signals are handled in the main thread between them
+                pass
 
     threads = [threading.Thread(target=body, args=(i,), name=f"gansearch-trial-{i}", daemon=True) for i in range(n)]
     _stop.clear()
     _threads[0] = n
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)  # short waits: signals are handled in the main thread between them
-    except KeyboardInterrupt as exc:
-        _stop_reason[0] = exc.args[0] if exc.args else "Ctrl-C"
-        _stop.set()
-        for t in threads:
-            t.join()
-        raise
+        try:
+            for t in threads:
+                t.start()
+            wait_all()
+        except KeyboardInterrupt as exc:
+            _stop_reason[0] = exc.args[0] if exc.args else "Ctrl-C"
+            _stop.set()
+            for t, event in zip(threads, done):
+                if t.ident is None and not _begins(t):  # interrupted before it was started: it never will run
+                    event.set()
+            wait_all()  # every started trial stops at its next step and records why
+            raise
     finally:
         _threads[0] = 0
         _stop.clear()  # trials trained later in this process (one at a time) must not see it
