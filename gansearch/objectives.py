@@ -5,11 +5,15 @@ multi-objective study prunes.
 (always: the study's ``score.objective``), ``g_params``, ``g_macs``, ``g_latency_ms``, and in translate
 studies ``l1``, ``psnr``, ``ssim``, ``dssim`` and ``fd`` (psnr and ssim are maximised, the rest minimised).
 
-Optuna does not prune multi-objective studies, so gansearch does, on the quality score alone: at each
-evaluation step a trial is pruned when its score is worse than the median of the scores earlier trials
-(complete or pruned) reported at that step, once ``MIN_PEERS`` of them have (the median rule, as
-Optuna's MedianPruner applies it to single-objective studies). The baseline and a trial's last step are
-never pruned; ``pruner: none`` turns it off.
+Optuna does not prune multi-objective studies, so gansearch does, on the quality score alone, by the
+median rule among trials at most as costly: at each evaluation step a trial is pruned when its score is
+worse than the median of the scores reported at that step by earlier trials (complete or pruned) that
+cost no more than it on every cost objective the study names, once ``MIN_PEERS`` of them have. Only a
+trial at most as costly can dominate it, so a cheap trial is never pruned because dearer ones score
+better: that would empty the cheap end of the Pareto front. Costs are those known before training
+(``g_params``, ``g_macs``; ``g_latency_ms`` is measured after training, so ``g_macs`` stands in for it).
+A study whose objectives name no cost compares with every earlier trial (Optuna's MedianPruner rule).
+The baseline and a trial's last step are never pruned; ``pruner: none`` turns it off.
 """
 
 import statistics
@@ -54,12 +58,26 @@ def score_of(trial: optuna.trial.FrozenTrial) -> float | None:
     return trial.user_attrs.get("score")
 
 
+def pruning_costs(config) -> tuple[str, ...]:
+    """The costs a multi-objective study's pruning compares trials on: those it names, known before
+    training (``g_macs`` standing in for ``g_latency_ms``)."""
+    named = {"g_macs" if name == "g_latency_ms" else name for name in config.objectives or ()}
+    return tuple(name for name in ("g_params", "g_macs") if name in named)
+
+
 def should_prune_on_quality(trial: optuna.Trial, step: int, value: float, config) -> bool:
-    """The multi-objective median rule (module docstring)."""
+    """The multi-objective median rule among trials at most as costly (module docstring)."""
     if config.pruner == "none":
         return False
     key = str(step)
+    costs = pruning_costs(config)
+    mine = {name: trial.user_attrs.get(name) for name in costs}
+
+    def at_most_as_costly(other) -> bool:
+        return all(mine[name] is not None and other.user_attrs.get(name) is not None
+                   and other.user_attrs[name] <= mine[name] for name in costs)
+
     peers = [t.user_attrs["reported"][key] for t in trial.study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        if key in (t.user_attrs.get("reported") or {})]
+        if key in (t.user_attrs.get("reported") or {}) and at_most_as_costly(t)]
     return len(peers) >= MIN_PEERS and value > statistics.median(peers)

@@ -31,19 +31,66 @@ def test_a_score_and_macs_study_keeps_the_pareto_set_and_prints_it(tiny_study):
         front.set_index("number").loc[n, "score"]))
 
 
+def _study_with_peers(config, peers):
+    """A multi-objective study whose finished trials reported ``score`` at step 100 and cost ``costs``."""
+    study = optuna.create_study(directions=directions(config))
+    for score, costs in peers:
+        trial = study.ask()
+        trial.set_user_attr("reported", {"100": score})
+        for name, cost in costs.items():
+            trial.set_user_attr(name, cost)
+        study.tell(trial, [score] + [10.0] * (len(config.objectives) - 1))
+    return study
+
+
+def _asking(study, **costs):
+    trial = study.ask()
+    for name, cost in costs.items():
+        trial.set_user_attr(name, cost)
+    return trial
+
+
 def test_multi_objective_pruning_uses_the_median_score_of_earlier_trials_at_that_step():
     config = config_from_dict(with_changes({"objectives": ["score", "g_macs"]}))
-    study = optuna.create_study(directions=directions(config))
-    for i in range(MIN_PEERS):
-        trial = study.ask()
-        trial.set_user_attr("reported", {"100": 1.0 + i})
-        study.tell(trial, [1.0 + i, 10.0])
-    trial = study.ask()
+    study = _study_with_peers(config, [(1.0 + i, {"g_macs": 100}) for i in range(MIN_PEERS)])
+    trial = _asking(study, g_macs=100)
     assert should_prune_on_quality(trial, 100, 3.5, config)  # worse than the median, 3.0
     assert not should_prune_on_quality(trial, 100, 2.5, config)
     assert not should_prune_on_quality(trial, 200, 99.0, config)  # no earlier trial reported at step 200
     config.pruner = "none"
     assert not should_prune_on_quality(trial, 100, 99.0, config)
+
+
+def test_multi_objective_pruning_never_drops_a_trial_for_scoring_below_dearer_ones():
+    """Only a trial at most as costly can dominate another: a cheap generator that scores worse than big
+    ones early on stays, so the cheap end of the Pareto front is searched, not pruned away."""
+    config = config_from_dict(with_changes({"objectives": ["score", "g_macs"]}))
+    dear = [(1.0 + i, {"g_macs": 1000}) for i in range(MIN_PEERS)]  # median score 3.0
+    cheap = [(5.0 + i, {"g_macs": 10}) for i in range(MIN_PEERS)]  # median score 7.0
+    study = _study_with_peers(config, dear + cheap)
+    assert not should_prune_on_quality(_asking(study, g_macs=50), 100, 6.0, config)  # only the cheap 5 compare
+    assert should_prune_on_quality(_asking(study, g_macs=50), 100, 7.5, config)
+    assert should_prune_on_quality(_asking(study, g_macs=1000), 100, 5.5, config)  # all 10 compare: median 5.0
+    assert not should_prune_on_quality(_asking(study, g_macs=5), 100, 99.0, config)  # nothing is cheaper
+
+
+@pytest.mark.parametrize("objectives, costs, pruned", [
+    (["score", "g_macs", "g_params"], {"g_macs": 500, "g_params": 50}, False),  # peers cost more parameters
+    (["score", "g_macs", "g_params"], {"g_macs": 50, "g_params": 500}, False),  # peers cost more MACs
+    (["score", "g_macs", "g_params"], {"g_macs": 500, "g_params": 500}, True),
+    (["score", "g_latency_ms"], {"g_macs": 50}, False),  # latency is known after training: MACs stand in
+    (["score", "g_latency_ms"], {"g_macs": 500}, True),
+])
+def test_pruning_compares_on_every_cost_objective_known_before_training(objectives, costs, pruned):
+    config = config_from_dict(with_changes({"objectives": objectives}))
+    study = _study_with_peers(config, [(1.0, {"g_macs": 100, "g_params": 100})] * MIN_PEERS)
+    assert should_prune_on_quality(_asking(study, **costs), 100, 2.0, config) is pruned
+
+
+def test_translate_objectives_without_a_cost_prune_against_every_earlier_trial():
+    config = config_from_dict(with_changes({"task": "translate", "objectives": ["score", "psnr"]}))
+    study = _study_with_peers(config, [(1.0, {"g_macs": 1000})] * MIN_PEERS)
+    assert should_prune_on_quality(_asking(study, g_macs=1), 100, 2.0, config)
 
 
 @pytest.mark.parametrize("objectives, message", [
