@@ -69,7 +69,7 @@ class Objective:
             steps = step
             reported[step] = value
             # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
-            if multi:  # Optuna prunes single-objective studies only: the score's median rule among trials at most as costly
+            if multi:  # Optuna prunes single-objective studies only; here the median rule among cheaper trials
                 trial.set_user_attr("reported", {str(k): v for k, v in reported.items()})
                 prune = step < spec.steps and baseline is None and should_prune_on_quality(trial, step, value, cfg)
             else:
