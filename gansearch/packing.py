@@ -15,7 +15,9 @@ What keeps packed trials apart:
 - Each thread trains on a stream of its own, never the legacy default stream (which waits for every
   other stream), and captures on a second stream of its own; both live as long as the thread.
 - Ctrl-C or SIGTERM reaches only the main thread: it sets ``stop``, and every trial thread raises
-  ``KeyboardInterrupt`` at its next training step, so its trial is recorded as interrupted.
+  ``KeyboardInterrupt`` at its next training step, so its trial is recorded as interrupted. The main
+  thread waits for every trial to be recorded; a second Ctrl-C meanwhile (a terminal's, then the run
+  passing it on to its workers) does not cut that short.
 """
 
 import contextlib
@@ -98,10 +100,15 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
         finally:
             done[i].set()
 
-    def wait_all():
+    def wait_all(stopping: bool = False):
         for event in done:
-            while not event.wait(0.2):  # short waits: signals are handled in the main thread between them
-                pass
+            while True:
+                try:
+                    if event.wait(0.2):  # short waits: signals are handled in the main thread between them
+                        break
+                except KeyboardInterrupt:  # a second one (a terminal's Ctrl-C, then the run passing it on)
+                    if not stopping:
+                        raise
 
     threads = [threading.Thread(target=body, args=(i,), name=f"gansearch-trial-{i}", daemon=True) for i in range(n)]
     _stop.clear()
@@ -117,7 +124,7 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
             for t, event in zip(threads, done):
                 if t.ident is None and not _begins(t):  # interrupted before it was started: it never will run
                     event.set()
-            wait_all()  # every started trial stops at its next step and records why
+            wait_all(stopping=True)  # every started trial stops at its next step and records why
             raise
     finally:
         _threads[0] = 0

@@ -45,7 +45,8 @@ def test_run_packed_returns_each_result_and_raises_a_thread_s_error():
     assert not packing.packed()
 
 
-def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step_and_waits_for_each():
+@pytest.mark.parametrize("presses", [1, 2])  # 2: a terminal's Ctrl-C, then the run passing it on
+def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step_and_waits_for_each(presses):
     import torch
 
     stopped = []
@@ -63,7 +64,8 @@ def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step_and
 
     main = threading.main_thread().ident
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even where SIGINT is ignored (`cmd &`)
-    threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+    for press in range(presses):
+        threading.Timer(0.3 + 0.2 * press, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
