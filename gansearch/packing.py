@@ -71,7 +71,7 @@ def trial_context(device: torch.device):
 
 
 def _begins(thread: threading.Thread, grace: float = 1.0) -> bool:
-    """Does ``thread`` run? (One whose start() the interrupt cut short may be just coming up.)"""
+    """Does ``thread`` run? (One whose start() an interrupt cut short may be just coming up, or never.)"""
     deadline = time.monotonic() + grace
     while thread.ident is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -114,15 +114,17 @@ def run_packed(n: int, device: torch.device, work: Callable[[int], object]) -> l
     _stop.clear()
     _threads[0] = n
     try:
+        starting = [False] * n
         try:
-            for t in threads:
+            for i, t in enumerate(threads):
+                starting[i] = True
                 t.start()
             wait_all()
         except KeyboardInterrupt as exc:
             _stop_reason[0] = exc.args[0] if exc.args else "Ctrl-C"
             _stop.set()
-            for t, event in zip(threads, done):
-                if t.ident is None and not _begins(t):  # interrupted before it was started: it never will run
+            for t, event, asked in zip(threads, done, starting):
+                if not asked or (t.ident is None and not _begins(t)):  # never started: it will not run
                     event.set()
             wait_all(stopping=True)  # every started trial stops at its next step and records why
             raise

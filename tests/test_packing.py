@@ -77,6 +77,32 @@ def test_ctrl_c_in_the_main_thread_stops_every_trial_thread_at_its_next_step_and
     packing.check_stop()  # the stop is over: later trials in this process train as usual
 
 
+def test_ctrl_c_while_trial_threads_start_stops_the_started_ones_and_skips_the_rest(monkeypatch):
+    import torch
+
+    ran = []
+
+    def work(i):
+        ran.append(i)
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            packing.check_stop()
+            time.sleep(0.01)
+
+    class StartInterrupted(threading.Thread):
+        def start(self):
+            if self.name.endswith("-1"):  # Ctrl-C as the second trial thread is about to start
+                raise KeyboardInterrupt
+            super().start()
+
+    monkeypatch.setattr(packing.threading, "Thread", StartInterrupted)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        packing.run_packed(4, torch.device("cpu"), work)
+    assert time.monotonic() - started < 2  # no waiting on the threads that never started
+    assert ran == [0]
+
+
 @pytest.fixture
 def layout_cache(tmp_path, monkeypatch):
     """Layouts measured in a test stay in that test."""
