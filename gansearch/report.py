@@ -95,7 +95,7 @@ def choices_plot(df) -> str:
     done = df[df["state"] == "complete"].copy()
     for net in ("g", "d"):
         layers = [c for c in done.columns if c.startswith(f"{net}.") and c.endswith(".stride")]
-        done[f"{net}.depth"] = done[layers].notna().sum(1) if layers else None
+        done[f"{net}.depth"] = done[layers].notna().sum(axis=1) if layers else None
     cols = choice_columns(done)
     if not cols or done.empty:
         return "<p>No architectural choice varied among the complete trials.</p>"

@@ -239,7 +239,7 @@ def test_the_generator_loss_adds_l1_weight_times_the_l1_to_the_target():
         outputs = []
         g.register_forward_hook(lambda module, args, out: outputs.append(out.detach()))
         step()
-        losses[weight] = float(step.loss_g)
+        losses[weight] = float(step.loss_g.detach())
         seen["fake"] = outputs[-1]
     l1 = float((seen["fake"] - seen["batch"][1]).abs().mean())
     assert losses[100.0] == pytest.approx(losses[0.0] + 100 * l1, rel=1e-4)
