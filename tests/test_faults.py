@@ -166,8 +166,9 @@ def test_a_trial_whose_parameters_were_cut_comes_back_whole_from_its_record(copy
     complete = df[df["state"] == "complete"].sort_values("score")
     assert sorted(complete["score"]) == sorted(before["score"])  # nothing finished was lost
     restored = complete[complete["score"] == before.loc[0, "score"]].iloc[0]
-    assert restored["lr_g"] == before.loc[0, "lr_g"] and restored["duration_s"] == pytest.approx(
-        before.loc[0, "duration_s"], abs=0.1)
+    assert restored["lr_g"] == before.loc[0, "lr_g"] and restored["datetime_start"] == before.loc[0, "datetime_start"]
+    # its record is written just before Optuna's final record: the duration is a moment shorter, no more
+    assert restored["duration_s"] == pytest.approx(before.loc[0, "duration_s"], abs=0.5)
     assert "restored whole from its trial.json" in df.loc[0, "failure"]
 
 
