@@ -19,12 +19,13 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from .builder import Discriminator, Generator, dcgan_init
-from . import packing
 from .devices import WorkerSlot, host_cores, plan_workers, resolve_devices, save_layout
 from .errors import GansearchError
 from .plugins import load_registry
 from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
-from .trainer import Step, memory_format, sync, train
+from .interleave import Lane, interleave, lanes_for
+from .randomness import seeded_cpu
+from .trainer import Step, Training, memory_format, sync, sync_stream
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,10 @@ def dcgan_spec(resolution: int, width: int, channels: int = 3) -> ArchSpec:
 
 def _pair(spec, device, seed):
     registry = load_registry(entry_points=False)
-    torch.manual_seed(seed)
-    g, d = Generator(spec, registry), Discriminator(spec, registry)
-    dcgan_init(g)
-    dcgan_init(d)
+    with seeded_cpu(seed):
+        g, d = Generator(spec, registry), Discriminator(spec, registry)
+        dcgan_init(g)
+        dcgan_init(d)
     return g.to(device), d.to(device)
 
 
@@ -99,20 +100,66 @@ def naive_trial(spec: ArchSpec, data_cpu: torch.Tensor, cfg: BenchConfig, device
 NAIVE_TRIALS = 3  # the classic loop runs trials one after another: a few give its rate
 
 
+class BenchTrial:
+    """One of gansearch's bench trials as an interleavable job (``gansearch.interleave``): the first
+    ``advance`` builds the pair and sets up its step, each later one trains a step. Its clock runs from the
+    first advance until its last step has finished on the device."""
+
+    def __init__(self, spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int, lane: Lane):
+        self.spec, self.data, self.cfg, self.seed, self.lane = spec, data, cfg, seed, lane
+        self.training = None
+        self.notes = {}
+
+    def advance(self) -> bool:
+        with self.lane.active():
+            if self.training is None:
+                self.started = time.perf_counter()
+                g, d = _pair(self.spec, self.data.device, self.seed)
+                layout = memory_format(self.data.device)
+                g, d = g.to(memory_format=layout), d.to(memory_format=layout)
+                sync_stream(self.data.device)
+                self.build = time.perf_counter() - self.started
+                self.training = Training(g, d, self.data, _train_spec(self.cfg, self.seed), notes=self.notes,
+                                         stream=self.lane.stream)
+                self.training.setup()
+            else:
+                self.lane.room()
+                self.training.step()
+                self.lane.launched()
+            if not self.training.finished:
+                return False
+            sync_stream(self.data.device)
+        self.seconds = time.perf_counter() - self.started
+        return True
+
+    def close(self, exc):
+        if exc is not None:
+            raise exc
+
+    def result(self) -> tuple[float, str, dict]:
+        return self.seconds, self.notes["mode"], {"build": self.build, "setup": self.notes["setup_seconds"],
+                                                  "train": self.notes["train_seconds"]}
+
+
+def run_trials(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seeds: list[int], lanes: int) -> list[tuple]:
+    """gansearch's trainer on one trial per seed, ``lanes`` at a time interleaved in this process; returns
+    each trial's (seconds, mode, {"build": s, "setup": s, "train": s}), building the pair included."""
+    pending, trials = list(seeds), []
+
+    def start(lane):
+        if not pending:
+            return None
+        trials.append(BenchTrial(spec, data, cfg, pending.pop(0), lane))
+        return trials[-1]
+
+    interleave(lanes_for(data.device, min(lanes, len(seeds)) or 1), start)
+    return [t.result() for t in trials]
+
+
 def gansearch_trial(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seed: int) -> tuple[float, str, dict]:
     """gansearch's trainer on one trial (data already on the device, in its layout), building the pair
     included; returns (seconds, mode, {"build": s, "setup": s, "train": s})."""
-    sync(data.device)
-    started = time.perf_counter()
-    g, d = _pair(spec, data.device, seed)
-    layout = memory_format(data.device)
-    g, d = g.to(memory_format=layout), d.to(memory_format=layout)
-    sync(data.device)
-    build = time.perf_counter() - started
-    result = train(g, d, data, _train_spec(cfg, seed), score=lambda g: 0.0)
-    sync(data.device)
-    return time.perf_counter() - started, result.mode, {"build": build, "setup": result.setup_seconds,
-                                                         "train": result.train_seconds}
+    return run_trials(spec, data, cfg, [seed], 1)[0]
 
 
 def bench_data(cfg: BenchConfig) -> torch.Tensor:
@@ -130,14 +177,11 @@ def _bench_worker(spec, cfg, device, threads, trials_at_once, seeds, barrier, qu
             torch.set_float32_matmul_precision("high")  # as gansearch's workers do
         data = bench_data(cfg).to(device).contiguous(memory_format=memory_format(device))
         warm = BenchConfig(**{**asdict(cfg), "steps": 5})
-        packing.run_packed(trials_at_once, device, lambda i: gansearch_trial(spec, data, warm, 0))  # not timed
+        run_trials(spec, data, warm, [0] * trials_at_once, trials_at_once)  # not timed
         sync(device)
         barrier.wait(timeout=600)  # every worker starts its clock together
         started = time.time()
-        shares = [seeds[i::trials_at_once] for i in range(trials_at_once)]  # each thread's trials
-        done = packing.run_packed(trials_at_once, device,
-                                  lambda i: [gansearch_trial(spec, data, cfg, seed) for seed in shares[i]])
-        trials = [t for share in done for t in share]
+        trials = run_trials(spec, data, cfg, seeds, trials_at_once)
         queue.put((started, time.time(), [t[1] for t in trials], [t[0] for t in trials],
                    [t[2]["build"] + t[2]["setup"] for t in trials], None))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent

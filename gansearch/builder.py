@@ -1,5 +1,6 @@
 """ArchSpec + registry -> generator and discriminator modules, shape-checked layer by layer."""
 
+import contextlib
 import itertools
 
 import torch
@@ -9,6 +10,7 @@ from .block import BlockArgs
 from .errors import BlockShapeError, PluginError
 from .layers import make_activation, make_norm
 from .plugins import Registry
+from .randomness import seeded_cpu
 from .spec import ArchSpec, LayerSpec
 
 
@@ -155,13 +157,13 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 def build_pair(spec: ArchSpec, registry: Registry, seed: int | None = None) -> tuple[nn.Module, Discriminator]:
-    """Both networks, DCGAN-initialised; the same seed gives the same weights."""
-    if seed is not None:
-        torch.manual_seed(seed)
-    g = Translator(spec, registry) if spec.task == "translate" else Generator(spec, registry)
-    d = Discriminator(spec, registry)
-    dcgan_init(g)
-    dcgan_init(d)
+    """Both networks, DCGAN-initialised on the CPU; the same seed gives the same weights (drawn from the
+    default CPU generator seeded for the purpose, its state restored afterwards)."""
+    with seeded_cpu(seed) if seed is not None else contextlib.nullcontext():
+        g = Translator(spec, registry) if spec.task == "translate" else Generator(spec, registry)
+        d = Discriminator(spec, registry)
+        dcgan_init(g)
+        dcgan_init(d)
     return g, d
 
 

@@ -50,26 +50,43 @@ class Extractor:
 
 
 class Features:
-    """Features of one set of images: ``values`` (N, D) float64 on the CPU, ``logits`` (N, K) when the
-    extractor classifies, and a memo for what a metric precomputes once on the real set."""
+    """Features of one set of images: ``values`` (N, D) float64 on the scorer's device, ``logits`` (N, K)
+    when the extractor classifies, and a memo for what a metric precomputes once on the real set.
 
-    def __init__(self, values: torch.Tensor, logits: torch.Tensor | None = None, full_size: int | None = None):
+    A jackknife subset (``subset``) knows the set it was drawn from (``whole``) and its rows' positions in
+    it (``index``; None for the whole set), so a metric may compute something once on the whole set (a
+    kernel or distance matrix, in ``whole.memo``) and only index it for each subset."""
+
+    def __init__(self, values: torch.Tensor, logits: torch.Tensor | None = None,
+                 whole: "Features | None" = None, index: torch.Tensor | None = None):
         self.values = values
         self.logits = logits
-        self.full_size = len(values) if full_size is None else full_size  # of the set a jackknife subset came from
-        self._memo: dict[str, Any] = {}
+        self.whole = self if whole is None else whole
+        self.index = index
+        self._memo: dict[Any, Any] = {}
+
+    @property
+    def full_size(self) -> int:
+        """Rows of the set a jackknife subset came from (its own size for a whole set)."""
+        return len(self.whole)
 
     def __len__(self):
         return self.values.shape[0]
 
     def subset(self, index: torch.Tensor) -> "Features":
-        return Features(self.values[index], None if self.logits is None else self.logits[index], self.full_size)
+        index = index.to(self.values.device)
+        within = index if self.index is None else self.index[index]
+        return Features(self.values[index], None if self.logits is None else self.logits[index], self.whole, within)
 
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+    def memo(self, key, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per set of features (e.g. the real statistics of a Fréchet distance)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def rows(self, matrix: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        """``matrix`` computed on the whole set, cut to this subset's rows along ``dim``."""
+        return matrix if self.index is None else matrix.index_select(dim, self.index)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The arithmetic of scores: Fréchet distance, KID, k-NN precision and recall, class coverage, and the
-jackknife that gives each of them a standard error. Pure functions on feature tensors.
+jackknife that gives each of them a standard error. Pure functions on feature tensors, computed in
+float64 on whatever device the tensors are on (a trial's GPU, where a 300-d eigendecomposition is cheap).
 """
 
 import contextlib
@@ -18,8 +19,12 @@ def statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def single_threaded():
-    """Small LAPACK calls run fastest on one thread; with busy cores, several threads can be 50x slower."""
+def single_threaded(device: torch.device | str = "cpu"):
+    """Small LAPACK calls run fastest on one thread; with busy cores, several threads can be 50x slower.
+    (Nothing to do for work on a GPU.)"""
+    if torch.device(device).type != "cpu":
+        yield
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -39,8 +44,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, root1: torch.Tensor | None = None
 
     ``root1``: S1^½ when already known (the real statistics' root is computed once per study).
     """
-    mu1, sigma1, mu2, sigma2 = (t.double().cpu() for t in (mu1, sigma1, mu2, sigma2))
-    with single_threaded():
+    mu1, sigma1, mu2, sigma2 = (t.double() for t in (mu1, sigma1, mu2, sigma2))
+    with single_threaded(sigma2.device):
         root1 = sqrt_psd(sigma1) if root1 is None else root1
         cross = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0).sqrt().sum()
     value = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * cross
@@ -68,15 +73,25 @@ def kth_neighbour_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return d.kthvalue(k + 1, dim=1).values  # the 0 distance to itself is the 1st
 
 
+def in_balls(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """For each row of ``points``: does it fall inside some centre's ball? (bool, one per point)"""
+    return (torch.cdist(points, centres) <= radii[None, :]).any(1)
+
+
 def knn_precision(real: torch.Tensor, real_radii: torch.Tensor, fake: torch.Tensor) -> float:
     """Share of generated samples inside some real sample's k-NN ball (Kynkäänniemi et al. 2019)."""
-    return float((torch.cdist(fake, real) <= real_radii[None, :]).any(1).double().mean())
+    return float(in_balls(fake, real, real_radii).double().mean())
+
+
+def recall_from_distances(real_to_fake: torch.Tensor, fake_to_fake: torch.Tensor, k: int) -> float:
+    """k-NN recall from the (R, F) real-to-generated and (F, F) generated-to-generated distances."""
+    radii = fake_to_fake.kthvalue(k + 1, dim=1).values  # the 0 distance to itself is the 1st
+    return float((real_to_fake <= radii[None, :]).any(1).double().mean())
 
 
 def knn_recall(real: torch.Tensor, fake: torch.Tensor, k: int) -> float:
     """Share of real samples inside some generated sample's k-NN ball (Kynkäänniemi et al. 2019)."""
-    radii = kth_neighbour_radii(fake, k)
-    return float((torch.cdist(real, fake) <= radii[None, :]).any(1).double().mean())
+    return recall_from_distances(torch.cdist(real, fake), torch.cdist(fake, fake), k)
 
 
 def class_shares(logits: torch.Tensor, n_classes: int) -> torch.Tensor:

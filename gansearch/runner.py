@@ -2,10 +2,10 @@
 
 import contextlib
 import fcntl
+import math
 import os
 import socket
 import sys
-import threading
 import time
 import warnings
 
@@ -16,8 +16,10 @@ from tqdm.auto import tqdm
 
 from .builder import build_pair, count_params
 from .costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
-from .errors import ArtifactError, GansearchError, GansearchWarning
-from . import journal, packing
+from .errors import ArtifactError, GansearchError, GansearchWarning, TrialDiverged
+from . import journal
+from .interleave import Lane, interleave, lanes_for
+from .randomness import TrialRandom
 from .artifacts import disk_full_cause, save_trial, set_aside_old_trials, trial_dir, trial_record
 from .recovery import finish_recorded_trials, recover_storage
 from .augment import make_policy
@@ -27,7 +29,7 @@ from .scoring import Scorer
 from .translation import TranslationScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
 from .study import Prepared, check_output, check_workers, fingerprint, open_study, prepare, trial_seed
-from .trainer import memory_format, train
+from .trainer import Training, memory_format
 from .workers import deferring_interrupts, interruptible, raise_pending, sigterm_as_interrupt, supervise
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -35,7 +37,8 @@ MAX_CONSECUTIVE_FAILURES = 5
 
 
 class Objective:
-    """Builds, trains and scores one trial's pair; writes its samples and generator weights."""
+    """What a worker's trials share: the study, its data on the device, and the scorer. ``start`` turns
+    an asked Optuna trial into a ``TrialRun`` in a lane."""
 
     def __init__(self, prepared: Prepared, device: torch.device, worker: str = "main"):
         self.p = prepared
@@ -45,102 +48,174 @@ class Objective:
         self.data = data.to(device).contiguous(memory_format=memory_format(device))
         self.scorer = scorer_for(prepared, device)
 
-    def __call__(self, trial: optuna.Trial) -> float:
-        cfg = self.p.config
-        seed = trial_seed(cfg.seed, trial.number)
-        baseline = self.p.baseline if trial.user_attrs.get("baseline") else None
+    def start(self, study: optuna.Study, trial: optuna.Trial, lane: Lane, tag: str = "",
+              on_close=None) -> "TrialRun":
+        return TrialRun(self, study, trial, lane, tag, on_close)
+
+
+class TrialRun:
+    """One trial from Optuna's ask to its tell, advanced a step at a time (``gansearch.interleave``): the
+    first ``advance`` builds and sets up the pair, each later one trains a step and, when due, evaluates
+    (reporting to Optuna, which may prune it; the last evaluation computes every metric with its standard
+    error, once). ``close`` records how it ended, writes its samples, weights and record, and tells Optuna.
+    """
+
+    def __init__(self, objective: Objective, study: optuna.Study, trial: optuna.Trial, lane: Lane,
+                 tag: str = "", on_close=None):
+        self.o, self.study, self.trial, self.lane, self.on_close = objective, study, trial, lane, on_close
+        self.tag = tag  # who trains it: host:pid@device (plus /lane-N when lanes interleave)
+        self.notes = {"score_seconds": 0.0}  # step mode, graph fallback reason, where the time went
+        self.reported = {}  # step -> score, kept in the trial's record on disk
+        self.training: Training | None = None
+        self.g = None
+        self.steps = 0
+        self.state, self.value = TrialState.FAIL, None
+        self.told = False
+        self.heartbeat = heartbeat(study, trial)
+        self.heartbeat.__enter__()
+
+    def advance(self) -> bool:
+        """Set up (first call), else one training step and its evaluation when due. True once complete."""
+        with interruptible(), self.lane.active():  # an interrupt is recorded as this trial's failure only from in here
+            if self.training is None:
+                self._setup()
+                return False
+            self.lane.room()
+            self.training.step()
+            self.lane.launched()
+            if self.training.due:
+                self._evaluate()
+        return self.state == TrialState.COMPLETE
+
+    def _setup(self) -> None:
+        o, trial = self.o, self.trial
+        seed = trial_seed(o.p.config.seed, trial.number)
+        baseline = o.p.baseline if trial.user_attrs.get("baseline") else None
+        self.baseline = baseline
         if baseline is not None and baseline.params is None:  # outside the search space: a fixed design
-            arch, spec = baseline.arch, self.p.space.train_spec(baseline.train, seed)
+            arch, spec = baseline.arch, o.p.space.train_spec(baseline.train, seed)
         else:
-            arch, spec = self.p.space.suggest(trial, seed)
+            arch, spec = o.p.space.suggest(trial, seed)
+        self.arch, self.spec = arch, spec
         trial.set_user_attr("seed", seed)
-        trial.set_user_attr("worker", self.worker + (f"/{threading.current_thread().name}" if packing.packed() else ""))
+        trial.set_user_attr("worker", self.tag or o.worker)
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("train", spec.to_dict())
-        g = None
-        steps = 0
-        notes = {}  # filled by the trainer: step mode, graph fallback reason, scoring time
-        reported = {}  # step -> score, kept in the trial's record on disk
-        state, value = TrialState.FAIL, None
-        multi = is_multi(cfg)
-
-        def on_eval(step, value):
-            nonlocal steps
-            steps = step
-            reported[step] = value
-            # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
-            if multi:  # Optuna prunes single-objective studies only; here the median rule among cheaper trials
-                trial.set_user_attr("reported", {str(k): v for k, v in reported.items()})
-                prune = step < spec.steps and baseline is None and should_prune_on_quality(trial, step, value, cfg)
-            else:
-                trial.report(value, step)
-                prune = step < spec.steps and baseline is None and trial.should_prune()
-            if prune:
-                trial.set_user_attr("pruned_at", step)
-                raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
-
         built = time.perf_counter()
+        g, d = build_pair(arch, o.p.registry, seed)
+        trial.set_user_attr("g_params", count_params(g))
+        trial.set_user_attr("d_params", count_params(d))
+        trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
+        trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
+        layout = memory_format(o.device)
+        self.g, d = g.to(o.device, memory_format=layout), d.to(o.device, memory_format=layout)
+        self.notes["build_seconds"] = time.perf_counter() - built
+        augment = make_policy(spec.augment, o.p.registry)
+        self.training = Training(self.g, d, o.data, spec, augment, TrialRandom(seed, o.device), self.notes,
+                                 self.lane.stream)
+        self.training.setup()
+
+    def _evaluate(self) -> None:
+        """Check the losses and score; the last evaluation computes every metric (with standard errors)."""
+        training, cfg = self.training, self.o.p.config
+        training.check()
+        self.lane.drained()  # check waited for every step launched so far
+        step = training.done
+        scored = time.perf_counter()
+        if training.finished:
+            metrics = self.o.scorer.evaluate_generator(self.g)
+            value = metrics[self.o.p.plan.objective.name]
+        else:
+            metrics, value = None, self.o.scorer.score(self.g)
+        self.notes["score_seconds"] += time.perf_counter() - scored
+        if not math.isfinite(value):
+            raise TrialDiverged(f"non-finite score at step {step}")
+        self.steps = step
+        self.reported[step] = value
+        trial, last = self.trial, training.finished
+        # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
+        if is_multi(cfg):  # Optuna prunes single-objective studies only; here the median rule among cheaper trials
+            trial.set_user_attr("reported", {str(k): v for k, v in self.reported.items()})
+            prune = not last and self.baseline is None and should_prune_on_quality(trial, step, value, cfg)
+        else:
+            trial.report(value, step)
+            prune = not last and self.baseline is None and trial.should_prune()
+        if prune:
+            trial.set_user_attr("pruned_at", step)
+            raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
+        if last:
+            self._complete(metrics)
+
+    def _complete(self, metrics: dict) -> None:
+        trial, cfg = self.trial, self.o.p.config
+        trial.set_user_attr("g_latency_ms", round(latency_ms(self.g, self.arch, self.o.device), 4))
+        trial.set_user_attr("latency_batch", LATENCY_BATCH)
+        objective = self.o.p.plan.objective.name
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("score_se", metrics[f"{objective}_se"])
+        trial.set_user_attr("score", metrics[objective])
+        self.value = objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
+        self.state = TrialState.COMPLETE
+
+    def close(self, exc: BaseException | None) -> optuna.trial.FrozenTrial | None:
+        """Record how the trial ended (``exc``: what stopped it, or None), save its files, tell Optuna."""
+        if self.told:
+            return None
+        trial = self.trial
         try:
-            with interruptible():  # an interrupt is recorded as this trial's failure only from in here
-                with packing.SETUP_LOCK:  # seeded from torch's global generator: one packed trial at a time
-                    g, d = build_pair(arch, self.p.registry, seed)
-                trial.set_user_attr("g_params", count_params(g))
-                trial.set_user_attr("d_params", count_params(d))
-                trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
-                trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
-                layout = memory_format(self.device)
-                g, d = g.to(self.device, memory_format=layout), d.to(self.device, memory_format=layout)
-                notes["build_seconds"] = time.perf_counter() - built
-                augment = make_policy(spec.augment, self.p.registry)
-                result = train(g, d, self.data, spec, self.scorer.score, on_eval, notes, augment=augment)
-                steps = result.steps
-                started = time.perf_counter()
-                metrics = self.scorer.evaluate_generator(g)  # every metric, with standard errors
-                notes["score_seconds"] += time.perf_counter() - started
-                trial.set_user_attr("g_latency_ms", round(latency_ms(g, arch, self.device), 4))
-                trial.set_user_attr("latency_batch", LATENCY_BATCH)
-                objective = self.p.plan.objective.name
-                trial.set_user_attr("metrics", metrics)
-                trial.set_user_attr("score_se", metrics[f"{objective}_se"])
-                trial.set_user_attr("score", metrics[objective])
-                state, value = TrialState.COMPLETE, objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
-                return value
-        except BaseException as exc:  # recorded, then Optuna marks the trial pruned or failed
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
+                self.state = TrialState.FAIL
                 trial.set_user_attr("failure", f"interrupted ({exc.args[0] if exc.args else 'Ctrl-C'})")
             elif isinstance(exc, optuna.TrialPruned):
-                state = TrialState.PRUNED
-            else:
+                self.state = TrialState.PRUNED
+            elif exc is not None:
+                self.state = TrialState.FAIL
                 trial.set_user_attr("failure", f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            trial.set_user_attr("steps", steps)
-            trial.set_user_attr("step_mode", notes.get("mode"))
-            if notes.get("fallback"):
-                trial.set_user_attr("graph_fallback", notes["fallback"])
-            # where the trial's wall time went: setup (build, warm-up, capture), training, scoring, files
-            trial.set_user_attr("setup_s", round(notes.get("build_seconds", 0.0) + notes.get("setup_seconds", 0.0), 4))
-            trial.set_user_attr("train_s", round(notes.get("train_seconds", 0.0), 4))
-            trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
-            if notes.get("precision"):
-                trial.set_user_attr("train_precision", notes["precision"])
-            if g is not None:
+            self._record_times()
+            if self.g is not None:
                 saved = time.perf_counter()
-                self._save(trial, g, state, value, reported)
+                try:
+                    self._save()
+                except ArtifactError:
+                    self.state = TrialState.FAIL
                 trial.set_user_attr("artifacts_s", round(time.perf_counter() - saved, 4))
+        finally:
+            self.heartbeat.__exit__(None, None, None)
+        values = self.value if self.state == TrialState.COMPLETE else None
+        frozen = self.study.tell(trial, values, state=None if values is not None else self.state)
+        self.told = True
+        if self.on_close is not None:
+            self.on_close(frozen)
+        return frozen
 
-    def _save(self, trial, g, state, value, reported):
+    def _record_times(self) -> None:
+        trial, notes = self.trial, self.notes
+        trial.set_user_attr("steps", self.steps)
+        trial.set_user_attr("step_mode", notes.get("mode"))
+        if notes.get("fallback"):
+            trial.set_user_attr("graph_fallback", notes["fallback"])
+        # where the trial's wall time went: setup (build, warm-up, capture), training, scoring, files
+        trial.set_user_attr("setup_s", round(notes.get("build_seconds", 0.0) + notes.get("setup_seconds", 0.0), 4))
+        trial.set_user_attr("train_s", round(notes.get("train_seconds", 0.0), 4))
+        trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
+        if notes.get("precision"):
+            trial.set_user_attr("train_precision", notes["precision"])
+
+    def _save(self):
         """Samples, weights and the trial's record; a trial whose artifacts cannot be written fails with
         the cause (a full disk also stops the run: see ``_work``)."""
-        root = self.p.config.output_dir
+        trial, g = self.trial, self.g
+        root = self.o.p.config.output_dir
         folder = trial_dir(root, trial.number)
         names = {"samples": str((folder / "samples.png").relative_to(root)),
                  "generator": str((folder / "generator.pt").relative_to(root))}
+        value = self.value if self.state == TrialState.COMPLETE else None
         try:
-            record = {**trial_record(trial, state, value, reported, names), "fingerprint": fingerprint(self.p.config)}
-            if hasattr(self.scorer, "preview"):  # a translator's grid: condition | output | target rows
-                g.preview_pairs = self.scorer.preview()
-            save_trial(folder, g, self.p.config.seed, record)
+            record = {**trial_record(trial, self.state, value, self.reported, names),
+                      "fingerprint": fingerprint(self.o.p.config)}
+            if hasattr(self.o.scorer, "preview"):  # a translator's grid: condition | output | target rows
+                g.preview_pairs = self.o.scorer.preview()
+            save_trial(folder, g, self.o.p.config.seed, record)
         except OSError as exc:
             reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
             trial.set_user_attr("failure", reason)
@@ -149,6 +224,26 @@ class Objective:
             raise ArtifactError(reason) from exc
         for key, name in names.items():
             trial.set_user_attr(key, name)
+
+
+def heartbeat(study: optuna.Study, trial: optuna.Trial):
+    """Optuna's heartbeat for a trial of an RDB storage (so another run can fail it if this process dies);
+    nothing for the journal, whose run lock does that job."""
+    try:
+        from optuna.storages._heartbeat import get_heartbeat_thread
+    except ImportError:  # a later Optuna moved it: no heartbeats, stale trials stay RUNNING
+        return contextlib.nullcontext()
+    return get_heartbeat_thread(trial._trial_id, study._storage)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Trials whose heartbeat stopped (their process died) are failed before a new trial is asked for."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    if is_heartbeat_enabled(study._storage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
@@ -246,55 +341,55 @@ def enqueue_baseline(study: optuna.Study, prepared: Prepared, created: bool = Tr
 
 
 def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:
-    """One worker: start trials while fewer than ``target`` are finished or running (anyone's). Returns
-    None when done, or why it stopped early: ``MAX_CONSECUTIVE_FAILURES`` failures in a row, or a full disk
-    (which stops at once: finished trials are kept, nothing more can be saved)."""
+    """One worker: keep a trial going in each of its ``slot.trials`` lanes (``gansearch.interleave``) while
+    fewer than ``target`` are finished or running (anyone's). Returns None when done, or why it stopped
+    early: ``MAX_CONSECUTIVE_FAILURES`` failures in a row, or a full disk (no new trial starts: finished
+    trials are kept, nothing more can be saved)."""
     cfg = prepared.config
     torch.set_num_threads(slot.threads)
     if slot.device != "cpu":
         torch.cuda.set_device(slot.device)  # graphs capture on the current device's streams
         torch.set_float32_matmul_precision("high")  # TF32 for the linear layers (convs use it by default)
     study = open_study(cfg, create=True, worker=index)
-    objective = Objective(prepared, torch.device(slot.device),
-                          worker=f"{socket.gethostname()}:{os.getpid()}@{slot.device}")
+    device = torch.device(slot.device)
+    worker = f"{socket.gethostname()}:{os.getpid()}@{slot.device}"
+    objective = Objective(prepared, device, worker=worker)
+    lanes = lanes_for(device, slot.trials)
     state = {"failures": 0, "last_failure": None, "disk_full": None}
-    lock = threading.Lock()
     deadline = None if timeout is None else time.monotonic() + timeout
 
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial):
-        with lock:
-            state["failures"] = 0 if trial.state in FINISHED else state["failures"] + 1
-            if trial.state == TrialState.FAIL:
-                state["last_failure"] = trial.user_attrs.get("failure", "see log")
-                if trial.user_attrs.get("disk_full"):
-                    state["disk_full"] = state["last_failure"]
-            if bar is not None:
-                _show(bar, study.get_trials(deepcopy=False), trial)
+    def closed(trial: optuna.trial.FrozenTrial):
+        state["failures"] = 0 if trial.state in FINISHED else state["failures"] + 1
+        if trial.state == TrialState.FAIL:
+            state["last_failure"] = trial.user_attrs.get("failure", "see log")
+            if trial.user_attrs.get("disk_full"):
+                state["disk_full"] = state["last_failure"]
+        if bar is not None:
+            _show(bar, study.get_trials(deepcopy=False), trial)
 
     def claimed():  # finished, plus running in any worker on any machine
         return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
 
-    def loop(_=None):
-        # a failed trial is recorded with its reason and the study goes on; Ctrl-C still stops it
-        try:
-            while (claimed() < target and state["failures"] < MAX_CONSECUTIVE_FAILURES
-                   and state["disk_full"] is None):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                study.optimize(objective, n_trials=1, timeout=left, callbacks=[callback], catch=(Exception,))
-                raise_pending()  # an interrupt that came while Optuna recorded the trial
-        except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
-            cause = disk_full_cause(exc)
-            if cause is None:
-                raise
-            state["disk_full"] = f"{type(cause).__name__}: {cause}"
+    def start(lane):
+        if (state["failures"] >= MAX_CONSECUTIVE_FAILURES or state["disk_full"] is not None
+                or (deadline is not None and time.monotonic() >= deadline) or claimed() >= target):
+            return None
+        fail_stale_trials(study)
+        with warnings.catch_warnings():  # heartbeats are recorded here as Study.optimize would (TrialRun)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+            trial = study.ask()  # an interrupt held meanwhile is raised in its first advance, and recorded
+        tag = worker + (f"/lane-{lane.index}" if len(lanes) > 1 else "")
+        return objective.start(study, trial, lane, tag, closed)
 
-    with deferring_interrupts():
-        if slot.trials > 1:  # several trials at once, each in its own thread and CUDA stream (packing.py)
-            packing.run_packed(slot.trials, torch.device(slot.device), loop)
-        else:
-            loop()
+    try:
+        with deferring_interrupts():
+            interleave(lanes, start)
+            raise_pending()  # an interrupt that came while Optuna recorded the last trial
+    except Exception as exc:  # the storage itself cannot be written (Optuna may wrap that in its own error)
+        cause = disk_full_cause(exc)
+        if cause is None:
+            raise
+        state["disk_full"] = f"{type(cause).__name__}: {cause}"
     if state["disk_full"] is not None:
         return disk_full_message(state["disk_full"])
     if state["failures"] >= MAX_CONSECUTIVE_FAILURES:

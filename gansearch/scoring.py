@@ -201,14 +201,15 @@ class Scorer:
 
     def _real_features(self, name, real, key: Path | None) -> Features:
         if key is not None and key.exists():
-            saved = torch.load(key, map_location="cpu", weights_only=True)
+            saved = torch.load(key, map_location=self.device, weights_only=True)
             return Features(saved["values"].double(), saved["logits"])
         features = self.features(name, real)
         if key is not None:  # a cache: if it cannot be written (a full disk), the features are simply not kept
             tmp = key.with_suffix(f".{os.getpid()}.tmp")
+            logits = None if features.logits is None else features.logits.cpu()
             try:
                 key.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"values": features.values.float(), "logits": features.logits}, tmp)
+                torch.save({"values": features.values.float().cpu(), "logits": logits}, tmp)
                 tmp.replace(key)
             except (OSError, RuntimeError):
                 tmp.unlink(missing_ok=True)
@@ -216,16 +217,17 @@ class Scorer:
 
     @torch.no_grad()
     def features(self, name: str, images: torch.Tensor) -> Features:
-        """Features (and logits, for a classifying extractor) of images (N, C, H, W) in [-1, 1]."""
+        """Features (and logits, for a classifying extractor) of images (N, C, H, W) in [-1, 1], on the
+        scorer's device, where every metric is then computed."""
         module = self.extractors[name]
         values, logits = [], []
         for start in range(0, len(images), BATCH):
             x = images[start:start + BATCH].to(self.device).float()
             f = module(x)
-            values.append(f.double().cpu())
+            values.append(f.float())
             if hasattr(module, "classify"):
-                logits.append(module.classify(x).float().cpu())
-        values = torch.cat(values).float().double()  # float32 precision, as cached: fresh equals cached
+                logits.append(module.classify(x).float())
+        values = torch.cat(values).double()  # float32 precision, as cached: fresh equals cached
         if not torch.isfinite(values).all():
             raise TrialDiverged("non-finite features: the images hold NaN or inf")
         return Features(values, torch.cat(logits) if logits else None)

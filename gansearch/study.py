@@ -29,6 +29,7 @@ from . import journal
 from .recovery import finish_recorded_trials, recover_storage
 from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 from .plugins import Registry, load_registry
+from .randomness import derive_seed
 from .augment import policy_names
 from .objectives import directions
 from .pairs import Pairs, make_pairs
@@ -236,11 +237,6 @@ def check_data(loaded, request: DataRequest, dataset, plugin: str, what: str = "
                                f"in 0..{len(dataset.classes) - 1}")
         labels = labels.long().cpu()
     return data.float().contiguous(), labels
-
-
-def derive_seed(*parts: int) -> int:
-    """A 32-bit seed mixed from non-negative integers."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
 def trial_seed(study_seed: int, number: int) -> int:

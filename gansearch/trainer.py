@@ -1,14 +1,17 @@
-"""The shared trainer: a short GAN run on a device-resident dataset, scored every ``eval_every`` steps.
+"""The shared trainer: a short GAN run on a device-resident dataset, a step at a time.
 
 Small GANs do not fill a GPU: the time goes to launching kernels from Python. On CUDA the whole
 D+G step (batch gathered by random index on the device, noise, losses, backward, Adam) is captured
 once as a CUDA graph and replayed; anything that cannot be captured falls back to the same step run
-eagerly, and the reason is kept.
+eagerly, and the reason is kept. ``Training`` advances one step per call, so one host thread can
+interleave several trials (``gansearch.interleave``); ``train`` runs one trial to its end. Every random
+number a trial draws comes from its own ``TrialRandom``.
 """
 
 import contextlib
 import functools
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import packing
+from .augment import accepts_generator
 from .errors import TrialDiverged
+from .randomness import TrialRandom
 from .spec import TrainSpec
 
 WARMUP_STEPS = 3  # eager steps before capture: optimizer state, cuDNN/cuBLAS workspaces
@@ -60,17 +64,21 @@ def memory_format(device: torch.device) -> torch.memory_format:
 class Step:
     """One training step: ``d_steps`` discriminator updates, then one generator update.
 
-    Reads its batch from the device-resident ``data`` by random index; keeps the last losses as
-    tensors (reading them would synchronise, so only ``check`` does, at evaluation time).
+    Reads its batch from the device-resident ``data`` by random index; batch indices, noise and the
+    augmentations' draws come from ``rng`` (the trial's ``torch.Generator``; None: the default one). Keeps
+    the last losses as tensors (reading them would synchronise, so only ``check`` does, at evaluation time).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
-                 capturable: bool = False, augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 capturable: bool = False, augment: Callable[..., torch.Tensor] | None = None,
+                 rng: torch.Generator | None = None):
         self.g, self.d, self.data, self.spec = generator, discriminator, data, spec
+        self.rng = rng
         # translate: data holds condition and target side by side in channels; G maps one to the other
         self.cond_channels = getattr(generator, "cond_channels", 0)
         self.conditional = getattr(discriminator, "conditional", False)
-        self.augment = augment or (lambda x: x)  # DiffAugment-style: D's real and fake inputs alike
+        self.augment = augment  # DiffAugment-style: D's real and fake inputs alike
+        self._augment_rng = augment is not None and accepts_generator(augment)
         # eager: the fused Adam kernel; in a CUDA graph: capturable Adam, its step counters on the device
         kw = dict(betas=(spec.beta1, spec.beta2), capturable=capturable, fused=not capturable)
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=spec.lr_g, **kw)
@@ -85,17 +93,19 @@ class Step:
     def inputs(self):
         """One batch: (G's input, real images, condition or None), drawn on the device."""
         spec, data, device = self.spec, self.data, self.data.device
-        batch = data[torch.randint(data.shape[0], (spec.batch_size,), device=device)]
+        batch = data[torch.randint(data.shape[0], (spec.batch_size,), device=device, generator=self.rng)]
         if self.cond_channels:
             cond = batch[:, :self.cond_channels]
             return cond, batch[:, self.cond_channels:], cond
-        return torch.randn(spec.batch_size, self.g.latent_dim, device=device), batch, None
+        return torch.randn(spec.batch_size, self.g.latent_dim, device=device, generator=self.rng), batch, None
 
     def critic(self, images, cond):
         """D's logits for images (with their condition, for a conditional D), augmented."""
         if cond is not None and self.conditional:
             images = torch.cat([cond, images], 1)  # augmented together: the same shift, cutout, colour
-        return self.d(self.augment(images))
+        if self.augment is not None:
+            images = self.augment(images, generator=self.rng) if self._augment_rng else self.augment(images)
+        return self.d(images)
 
     def __call__(self):
         spec = self.spec
@@ -128,17 +138,22 @@ class Step:
 
 
 class GraphedStep:
-    """``Step`` captured as one CUDA graph; ``__call__`` replays it (one launch per training step)."""
+    """``Step`` captured as one CUDA graph on ``stream``; ``__call__`` replays it (one launch per step).
 
-    def __init__(self, step: Step, stream: "torch.cuda.Stream"):
+    The trial's generator is registered with the graph before capture, so every replay draws fresh
+    numbers from it and advances it, and nothing else's. ``graph_class`` is a seam for tests."""
+
+    graphed = True
+
+    def __init__(self, step: Step, stream, graph_class=None):
         self.step = step
-        self.graph = torch.cuda.CUDAGraph()
+        self.graph = (graph_class or torch.cuda.CUDAGraph)()
+        if step.rng is not None and hasattr(self.graph, "register_generator_state"):
+            self.graph.register_generator_state(step.rng)
         step.opt_g.zero_grad(set_to_none=True)
         step.opt_d.zero_grad(set_to_none=True)
-        # packed trials: other threads' legal CUDA calls must not break this capture
-        mode = "thread_local" if packing.packed() else "global"
         with torch.cuda.stream(stream):  # restores the current stream even if the capture fails
-            with torch.cuda.graph(self.graph, stream=stream, capture_error_mode=mode):
+            with torch.cuda.graph(self.graph, stream=stream):
                 step()
 
     def __call__(self):
@@ -149,8 +164,8 @@ class GraphedStep:
 
 
 def _reset_after_failed_capture(device: torch.device, stream) -> None:
-    """A capture that failed can leave the CUDA generator marked as capturing (torch < 2.13): a tiny
-    capture that succeeds resets it, so the eager fallback can draw random numbers again."""
+    """A capture that failed can leave the default CUDA generator marked as capturing (torch < 2.13): a tiny
+    capture that succeeds resets it. (The trial's own generators are simply renewed.)"""
     torch.cuda.synchronize(device)
     try:
         graph, x = torch.cuda.CUDAGraph(), torch.zeros(1, device=device)
@@ -176,25 +191,26 @@ class TrainResult:
     train_seconds: float = 0.0  # the training steps after setup, scoring excluded
 
 
-def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augment=None):
+def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augment=None,
+              rng: TrialRandom | None = None, stream=None):
     """The step to run and how many steps it already ran: graphed on CUDA when asked and capturable
-    (after a few eager warm-up steps, which count as training), else eager."""
+    (after a few eager warm-up steps on ``stream``, which count as training), else eager. Call it within
+    ``rng.scope()``: the warm-up may draw from the default generators."""
     warmup = min(WARMUP_STEPS, spec.steps - 1, spec.eval_every - 1)  # no evaluation falls in the warm-up
     on_cuda = spec.cuda_graphs and data.device.type == "cuda"
     notes["mode"] = "eager"
+    own = rng.generator if rng is not None else None
     if on_cuda and warmup < 1:
         notes["fallback"] = "steps or eval_every too small to warm up before capture"
     if not on_cuda or warmup < 1:
-        return Step(generator, discriminator, data, spec, augment=augment), 0
+        return Step(generator, discriminator, data, spec, augment=augment, rng=own), 0
     device = data.device
-    step = Step(generator, discriminator, data, spec, capturable=True, augment=augment)
-    side = packing.thread_stream(device, "capture")
+    step = Step(generator, discriminator, data, spec, capturable=True, augment=augment, rng=own)
+    side = stream if stream is not None else capture_stream(device)  # never the legacy default stream
     side.wait_stream(torch.cuda.current_stream(device))
     done = 0
-    debug = not packing.packed()  # the sync-debug mode is process-wide: other trials' threads read losses
+    torch.cuda.set_sync_debug_mode("error")  # a host sync (e.g. .item() in a block) fails here, not mid-capture
     try:
-        if debug:
-            torch.cuda.set_sync_debug_mode("error")  # a host sync (e.g. .item() in a block) fails here, not mid-capture
         with torch.cuda.stream(side):
             for _ in range(warmup):
                 step()
@@ -202,8 +218,7 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augm
     except RuntimeError as exc:
         notes["fallback"] = f"warm-up: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     finally:
-        if debug:
-            torch.cuda.set_sync_debug_mode(0)
+        torch.cuda.set_sync_debug_mode(0)
         torch.cuda.current_stream(device).wait_stream(side)
     if "fallback" not in notes:
         try:
@@ -214,52 +229,124 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augm
             cause = exc.__context__ or exc
             notes["fallback"] = f"capture: {type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"
             _reset_after_failed_capture(device, side)
+            if rng is not None:
+                rng.renew()
+                step.rng = rng.generator
     return step, done
+
+
+class Training:
+    """One trial's training, a step at a time, so that one host thread can interleave several trials.
+
+    ``setup()`` makes the optimizers and, on CUDA, warms up and captures the step as a graph; each
+    ``step()`` then runs (or replays) one training step. After a step, ``due`` says an evaluation is due
+    (every ``eval_every`` steps and at the last): ``check()`` the losses, then score the generator.
+    ``data`` is (N, C, H, W) in [-1, 1], already on the device. ``notes`` (a dict) receives ``mode``,
+    ``fallback``, ``precision``, ``setup_seconds`` and ``train_seconds`` as soon as they are known, so they
+    survive a pruned or failed trial. ``train_seconds`` is this trial's own host time in its steps and in
+    waiting for them at each check (interleaved trials' steps are not counted).
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
+                 augment: Callable[..., torch.Tensor] | None = None, rng: TrialRandom | None = None,
+                 notes: dict | None = None, stream=None):
+        self.g, self.d, self.data, self.spec, self.augment = generator, discriminator, data, spec, augment
+        self.rng = rng if rng is not None else TrialRandom(spec.seed, data.device)
+        self.notes = {} if notes is None else notes
+        self.stream = stream
+        self.run_step = None
+        self.done = 0  # steps run so far
+        self.notes.setdefault("train_seconds", 0.0)
+
+    def setup(self) -> None:
+        device = self.data.device
+        self.notes["precision"] = resolve_precision(self.spec.precision, device)
+        set_matmul_precision(self.notes["precision"], device)
+        started = time.perf_counter()
+        with self.rng.scope():
+            self.run_step, self.done = make_step(self.g, self.d, self.data, self.spec, self.notes, self.augment,
+                                                 self.rng, self.stream)
+        sync_stream(device)
+        self.notes["setup_seconds"] = time.perf_counter() - started
+
+    @property
+    def graphed(self) -> bool:
+        return getattr(self.run_step, "graphed", False)
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.spec.steps
+
+    @property
+    def due(self) -> bool:
+        """Is an evaluation due after the step just run?"""
+        return self.done > 0 and (self.done % self.spec.eval_every == 0 or self.done == self.spec.steps)
+
+    def step(self) -> None:
+        started = time.perf_counter()
+        if self.graphed:
+            self.run_step()  # a replay draws from the generators registered with the graph
+        else:
+            with self.rng.scope():
+                self.run_step()
+        self.done += 1
+        self.notes["train_seconds"] += time.perf_counter() - started
+
+    def check(self) -> None:
+        """Wait for the steps so far and raise ``TrialDiverged`` on a non-finite loss."""
+        started = time.perf_counter()
+        try:
+            self.run_step.check(self.done)
+        finally:
+            self.notes["train_seconds"] += time.perf_counter() - started
 
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, spec: TrainSpec,
           score: Callable[[nn.Module], float], on_eval: Callable[[int, float], None] | None = None,
-          notes: dict | None = None, augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> TrainResult:
-    """Train for ``spec.steps`` steps; ``data`` is (N, C, H, W) in [-1, 1], already on the device.
+          notes: dict | None = None, augment: Callable[..., torch.Tensor] | None = None,
+          rng: TrialRandom | None = None) -> TrainResult:
+    """Train for ``spec.steps`` steps, one trial on its own (``Training`` is the step-wise form).
 
     Every ``eval_every`` steps (and at the end) the generator is scored and ``on_eval(step, score)``
     is called; it may raise ``optuna.TrialPruned`` to stop early. A non-finite loss or score raises
-    ``TrialDiverged``. ``notes`` (a dict) receives ``mode``, ``fallback`` and ``score_seconds`` as soon
-    as they are known, so they survive a pruned or failed trial.
+    ``TrialDiverged``. ``notes`` receives ``score_seconds`` besides what ``Training`` puts there.
     """
     notes = {} if notes is None else notes
     notes["score_seconds"] = 0.0
-    device = data.device
-    notes["precision"] = resolve_precision(spec.precision, device)
-    set_matmul_precision(notes["precision"], device)
-    started = time.perf_counter()
-    with packing.SETUP_LOCK:  # packed trials (packing.py) seed and capture one at a time
-        torch.manual_seed(spec.seed)  # batches and noise come from the global generators: graph-safe on CUDA
-        run_step, done = make_step(generator, discriminator, data, spec, notes, augment)
-        sync_stream(device)
-    notes["setup_seconds"] = time.perf_counter() - started
-    loop_started = time.perf_counter()
+    training = Training(generator, discriminator, data, spec, augment, rng, notes)
+    training.setup()
     history = []
-    for step in range(done + 1, spec.steps + 1):
-        packing.check_stop()
-        run_step()
-        if step % spec.eval_every == 0 or step == spec.steps:
-            run_step.check(step)  # reads the losses: waits for the device
-            notes["train_seconds"] = time.perf_counter() - loop_started - notes["score_seconds"]
+    while not training.finished:
+        training.step()
+        if training.due:
+            training.check()  # reads the losses: waits for the device
             scored = time.perf_counter()
             value = score(generator)
             notes["score_seconds"] += time.perf_counter() - scored
             if not math.isfinite(value):
-                raise TrialDiverged(f"non-finite score at step {step}")
-            history.append((step, value))
+                raise TrialDiverged(f"non-finite score at step {training.done}")
+            history.append((training.done, value))
             if on_eval is not None:
-                on_eval(step, value)
+                on_eval(training.done, value)
     return TrainResult(history[-1][1], spec.steps, history, notes["mode"], notes.get("fallback"),
                        notes["score_seconds"], notes["setup_seconds"], notes["train_seconds"])
 
 
+_capture_streams = threading.local()
+
+
+def capture_stream(device: torch.device) -> "torch.cuda.Stream":
+    """This thread's side stream for warm-up and capture on ``device``, made once: a new stream gets a cuBLAS
+    workspace of its own, which PyTorch keeps, so a stream per trial would grow memory trial after trial."""
+    streams = _capture_streams.__dict__.setdefault("by_device", {})
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    if index not in streams:
+        streams[index] = torch.cuda.Stream(torch.device("cuda", index))
+    return streams[index]
+
+
 def sync_stream(device: torch.device) -> None:
-    """Wait for this thread's current stream only (other packed trials' streams keep running)."""
+    """Wait for the current stream only (other interleaved trials' streams keep running)."""
     if device.type == "cuda":
         torch.cuda.current_stream(device).synchronize()
 

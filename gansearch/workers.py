@@ -56,10 +56,7 @@ _STATE = {"deferring": False, "depth": 0, "pending": None}
 
 
 def deliver(reason: str) -> None:
-    from .packing import packed
-
-    # packed trials: the main thread only waits for their threads, and must hear it at once to stop them
-    if _STATE["deferring"] and _STATE["depth"] == 0 and not packed():
+    if _STATE["deferring"] and _STATE["depth"] == 0:
         _STATE["pending"] = _STATE["pending"] or reason
         return
     raise KeyboardInterrupt(reason)

@@ -114,21 +114,27 @@ def quickstart(tmp_path_factory):
 
 @pytest.fixture
 def interrupt_trial(monkeypatch):
-    """``interrupt_trial(n)``: the n-th trial this process trains is hit by Ctrl-C (KeyboardInterrupt)."""
+    """``interrupt_trial(n)``: the n-th trial this process trains is hit by Ctrl-C (KeyboardInterrupt) at its
+    first training step after setup."""
     from gansearch import runner
 
-    real_train = runner.train
+    real = runner.Training
 
     def arm(n):
         calls = {"n": 0}
 
-        def train(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == n:
-                raise KeyboardInterrupt
-            return real_train(*args, **kwargs)
+        class HitByCtrlC(real):
+            def setup(self):
+                calls["n"] += 1
+                self.hit = calls["n"] == n
+                super().setup()
 
-        monkeypatch.setattr(runner, "train", train)
-        return lambda: monkeypatch.setattr(runner, "train", real_train)  # disarm
+            def step(self):
+                if self.hit:
+                    raise KeyboardInterrupt
+                super().step()
+
+        monkeypatch.setattr(runner, "Training", HitByCtrlC)
+        return lambda: monkeypatch.setattr(runner, "Training", real)  # disarm
 
     return arm

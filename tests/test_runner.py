@@ -132,7 +132,7 @@ def test_failed_trials_record_why_and_repeated_failures_stop_the_run(tiny_study,
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(runner, "train", out_of_memory)
+    monkeypatch.setattr(runner.Training, "setup", out_of_memory)
     with pytest.raises(gansearch.GansearchError, match="5 trials in a row failed; last: OutOfMemoryError"):
         gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)

@@ -4,8 +4,8 @@ import torch
 
 from ..hookspecs import hookimpl
 from ..metric import Extractor, ExtractorRequest, Features, Metric
-from ..metrics import (class_shares, coverage, entropy, frechet_distance, kth_neighbour_radii, knn_precision,
-                       knn_recall, mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics)
+from ..metrics import (class_shares, coverage, entropy, frechet_distance, in_balls, kth_neighbour_radii,
+                       mmd2_unbiased, polynomial_kernel, recall_from_distances, sqrt_psd, statistics)
 from .classifier import build_classifier
 from .features import LayoutFeatures, RandomFeatures
 
@@ -45,8 +45,10 @@ def kid(real: Features, fake: Features) -> float:
     """Kernel inception distance: unbiased MMD² with the cubic polynomial kernel."""
     x = real.values[:KID_MAX_REAL]
     xx = real.memo("kid", lambda: mmd2_unbiased(polynomial_kernel(x, x), torch.zeros(2, 2), torch.zeros(1, 1)))
-    y = fake.values
-    return mmd2_unbiased(xx, polynomial_kernel(y, y), polynomial_kernel(x, y))
+    whole = fake.whole  # kernels on the whole generated set once; each jackknife subset indexes them
+    yy = whole.memo("kid_yy", lambda: polynomial_kernel(whole.values, whole.values))
+    xy = whole.memo(("kid_xy", id(real)), lambda: polynomial_kernel(x, whole.values))
+    return mmd2_unbiased(xx, fake.rows(fake.rows(yy), 1), fake.rows(xy, 1))
 
 
 def _real_for_knn(real: Features, n: int):
@@ -58,13 +60,18 @@ def _real_for_knn(real: Features, n: int):
 def precision(real: Features, fake: Features) -> float:
     """Share of generated samples that fall on the real data's manifold (k-NN balls)."""
     x, radii = _real_for_knn(real, fake.full_size)
-    return knn_precision(x, radii, fake.values)
+    whole = fake.whole
+    inside = whole.memo(("precision", id(real)), lambda: in_balls(whole.values, x, radii))
+    return float(fake.rows(inside).double().mean())
 
 
 def recall(real: Features, fake: Features) -> float:
     """Share of real samples that fall on the generated data's manifold (k-NN balls)."""
     x, _ = _real_for_knn(real, fake.full_size)
-    return knn_recall(x, fake.values, K_NEIGHBOURS)
+    whole = fake.whole
+    fake_to_fake = whole.memo("cdist", lambda: torch.cdist(whole.values, whole.values))
+    real_to_fake = whole.memo(("recall", id(real)), lambda: torch.cdist(x, whole.values))
+    return recall_from_distances(fake.rows(real_to_fake, 1), fake.rows(fake.rows(fake_to_fake), 1), K_NEIGHBOURS)
 
 
 def class_coverage(real: Features, fake: Features) -> float:
