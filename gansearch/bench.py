@@ -218,13 +218,14 @@ def timed_study(spec, cfg: BenchConfig, slots, n_trials: int) -> tuple[float, li
 
 
 def candidate_layouts(device: torch.device) -> list[tuple[int, int]]:
-    """(worker processes, trials per worker) to try: never more trials at once than host cores."""
+    """(worker processes, trials per worker) to try: never more processes than host cores. On the CPU a
+    worker's interleaved trials take turns, so only processes can add speed there."""
     cores = host_cores()
     if device.type != "cuda":
         return [(p, t) for p, t in dict.fromkeys(((cores, 1), (1, cores), (max(cores // 2, 1), 2)))
                 if p * t <= cores] or [(1, 1)]
-    grid = [(1, 1), (1, 4), (4, 1), (4, 4), (8, 2), (16, 1)]
-    return [(p, t) for p, t in grid if p * t <= cores] or [(1, 1)]
+    grid = [(1, 1), (1, 4), (1, 8), (2, 4), (4, 2), (4, 4), (8, 1), (16, 1)]
+    return [(p, t) for p, t in grid if p <= cores] or [(1, 1)]
 
 
 def bench_setup(cfg: BenchConfig) -> tuple[torch.device, int, ArchSpec]:
@@ -244,20 +245,27 @@ def measure_layouts(cfg: BenchConfig, progress=print) -> dict:
     layouts = candidate_layouts(device)
     progress(f"device {device}: timing {len(layouts)} layouts (worker processes x trials per worker), "
              f"{cfg.steps} steps, batch {cfg.batch_size}, {cfg.resolution}x{cfg.resolution}, width {width}")
-    measured = []
+    measured, failed, path = [], [], None
     for workers, trials in layouts:
         n_trials = cfg.trials or 2 * workers * trials
-        slots = [WorkerSlot(str(device), max(host_cores() // (workers * trials), 1) if device.type == "cpu" else 1,
+        slots = [WorkerSlot(str(device), max(host_cores() // workers, 1) if device.type == "cpu" else 1,
                             trials)] * workers
-        seconds, _ = timed_study(spec, cfg, slots, n_trials)
+        try:
+            seconds, _ = timed_study(spec, cfg, slots, n_trials)
+        except GansearchError as exc:  # one layout that fails (out of memory, say) leaves the others to compare
+            failed.append({"workers": workers, "trials_per_worker": trials, "error": str(exc)})
+            progress(f"  {workers:>2} process(es) x {trials} trial(s) at once: failed ({exc})")
+            continue
         img_s = n_trials * cfg.steps * cfg.batch_size / seconds
         measured.append({"workers": workers, "trials_per_worker": trials, "trials": n_trials, "img_s": img_s})
         progress(f"  {workers:>2} process(es) x {trials} trial(s) at once: {img_s:,.0f} img/s")
         path = save_layout(str(device), measured, {**asdict(cfg), "width": width})  # the best so far, kept if cut short
+    if not measured:
+        raise GansearchError(f"every layout failed; the first: {failed[0]['error']}")
     best = max(measured, key=lambda m: m["img_s"])
     progress(f"fastest: {best['workers']} x {best['trials_per_worker']}; `workers: auto` and "
              f"`trials_per_worker: auto` use it on this kind of device from now on ({path})")
-    return {"device": str(device), "measured": measured, "best": best, "file": str(path)}
+    return {"device": str(device), "measured": measured, "failed": failed, "best": best, "file": str(path)}
 
 
 def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:

@@ -53,14 +53,20 @@ study_file = click.argument("study", type=click.Path(dir_okay=False, path_type=P
 @click.option("--workers", callback=lambda ctx, p, v: v and _workers(v),
               help="Override workers (auto or N per device) from the study file.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--timings", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write where the run's wall time went, phase by phase, to this JSON file.")
 @edge
-def run(study, n_trials, workers, no_progress):
+def run(study, n_trials, workers, no_progress, timings):
     """Run (or resume) the study described by STUDY (a study.yaml)."""
+    from .timeline import Timeline
+
+    timeline = Timeline() if timings else None
     from .analysis import frame
     from .runner import run_study
 
     debug = click.get_current_context().find_root().params.get("debug")
-    result = run_study(study, n_trials=n_trials, workers=workers, progress=not no_progress, verbose=debug)
+    result = run_study(study, n_trials=n_trials, workers=workers, progress=not no_progress, verbose=debug,
+                       timeline=timeline)
     from .config import load_config
 
     config = load_config(study)
@@ -69,6 +75,10 @@ def run(study, n_trials, workers, no_progress):
                f"({', '.join(f'{n} {s}' for s, n in df['state'].value_counts().reindex(STATES).dropna().astype(int).items())}); "
                f"results in {config.output_dir}")
     click.echo(summary_table(df))
+    if timeline is not None:
+        timeline.mark("summary: the trial table")
+        timeline.write(timings)
+        click.echo(f"wrote {timings}", err=True)
 
 
 def with_se(value, se) -> str:

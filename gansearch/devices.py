@@ -9,15 +9,15 @@ from pathlib import Path
 
 import torch
 
-WORKER_GPU_BYTES = 3 << 30  # a CUDA context plus a small GAN trial, generously
 MAX_WORKERS_PER_GPU = 16
+GPU_LANES = 4  # trials one CUDA worker interleaves when no layout was measured on this kind of GPU
 
 
 @dataclass(frozen=True)
 class WorkerSlot:
     device: str  # "cpu" or "cuda:N"
     threads: int  # torch intra-op threads for this worker
-    trials: int = 1  # trials it trains at once, each in its own thread and CUDA stream (packing.py)
+    trials: int = 1  # trials it trains at once, interleaved, each in a lane with its own CUDA stream (interleave.py)
     measured: str | None = None  # where its layout came from, when a measurement chose it
 
 
@@ -96,14 +96,15 @@ def measured_layout(device: str) -> dict | None:
 
 def plan_workers(devices: list[str], workers, trials_per_worker="auto") -> list[WorkerSlot]:
     """Worker slots for ``workers`` (``auto`` or N per device), each training ``trials_per_worker``
-    trials at once (``auto`` or N).
+    trials at once (``auto`` or N), interleaved by its one host thread (``gansearch.interleave``).
 
     ``auto`` picks the layout ``gansearch bench --layouts`` measured fastest on this kind of device
     (with as many host cores), when there is one. Without one: on CPU one single-threaded worker per
     core, one trial each (two one-thread processes train ~1.5x the images of one two-thread process on
-    small GANs); on CUDA as many one-trial workers as free device memory and the host cores allow.
-    Automatic layouts never run more trials at once than there are host cores (each waiting CUDA
-    thread keeps a core busy).
+    small GANs; interleaving on a CPU only takes turns); on CUDA one worker process interleaving
+    ``GPU_LANES`` trials on their own streams (every extra process pays for its own start, CUDA context
+    and first capture, which a short study never earns back). Automatic layouts never start more worker
+    processes than there are host cores; a CPU worker's torch threads share its cores among its trials.
     """
     cores = host_cores()
     slots = []
@@ -112,14 +113,14 @@ def plan_workers(devices: list[str], workers, trials_per_worker="auto") -> list[
     share = max(cores // max(len(gpu_devices), 1), 1)  # host cores per GPU
     for device in gpu_devices:
         layout = measured_layout(device) if "auto" in (workers, trials_per_worker) else None
-        trials = trials_per_worker if trials_per_worker != "auto" else (layout["trials_per_worker"] if layout else 1)
+        default_trials = layout["trials_per_worker"] if layout else GPU_LANES
+        trials = trials_per_worker if trials_per_worker != "auto" else default_trials
         if workers != "auto":
             n = workers
         elif layout:
-            n = max(1, min(layout["workers"], share // trials))
+            n = max(1, min(layout["workers"], share))
         else:
-            free, _total = torch.cuda.mem_get_info(torch.device(device))
-            n = max(1, min(free // WORKER_GPU_BYTES, max(share // trials, 1), MAX_WORKERS_PER_GPU))
+            n = 1
         note = f"measured {layout['date']} ({layout_file(device)})" if layout else None
         slots += [WorkerSlot(device, 1, trials, note)] * n
     for device in cpu_devices:
@@ -129,7 +130,7 @@ def plan_workers(devices: list[str], workers, trials_per_worker="auto") -> list[
         if workers != "auto":
             n = workers
         else:
-            n = max(1, min(layout["workers"], free_cores // trials)) if layout else max(free_cores // trials, 1)
+            n = max(1, min(layout["workers"], free_cores)) if layout else free_cores
         note = f"measured {layout['date']} ({layout_file(device)})" if layout else None
-        slots += [WorkerSlot(device, max(cores // (n * trials), 1), trials, note)] * n
+        slots += [WorkerSlot(device, max(cores // n, 1), trials, note)] * n
     return slots

@@ -41,7 +41,8 @@ class Lane:
         if stream is None and self.device.type == "cuda":
             stream = torch.cuda.Stream(self.device)
         self.stream = stream  # None on the CPU
-        self._in_flight = collections.deque()
+        self._in_flight = collections.deque()  # events recorded after steps the host has not waited for
+        self._spare: list = []  # events to record again
 
     @contextlib.contextmanager
     def active(self):
@@ -55,17 +56,20 @@ class Lane:
     def room(self) -> None:
         """Wait until fewer than ``depth`` launched steps are unfinished on this lane."""
         while len(self._in_flight) >= self.depth:
-            self._in_flight.popleft().synchronize()
+            event = self._in_flight.popleft()
+            event.synchronize()
+            self._spare.append(event)
 
     def launched(self) -> None:
         """Mark the end of the step just launched on this lane."""
         if self.stream is not None:
-            event = torch.cuda.Event()
+            event = self._spare.pop() if self._spare else torch.cuda.Event()
             event.record(self.stream)
             self._in_flight.append(event)
 
     def drained(self) -> None:
         """Forget launched steps (the host waited for them another way, or the trial ended)."""
+        self._spare.extend(self._in_flight)
         self._in_flight.clear()
 
 

@@ -28,8 +28,10 @@ from .objectives import values as objective_values
 from .scoring import Scorer
 from .translation import TranslationScorer
 from .devices import WorkerSlot, plan_workers, resolve_devices
+from .config import load_config
 from .study import Prepared, check_output, check_workers, fingerprint, open_study, prepare, trial_seed
-from .trainer import Training, memory_format
+from .timeline import Timeline, Untimed, warm_cuda
+from .trainer import Training, memory_format, sync
 from .workers import deferring_interrupts, interruptible, raise_pending, sigterm_as_interrupt, supervise
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -247,18 +249,28 @@ def fail_stale_trials(study: optuna.Study) -> None:
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
-              entry_points: bool | None = None, out=sys.stderr, verbose: bool = False) -> optuna.Study:
+              entry_points: bool | None = None, out=sys.stderr, verbose: bool = False,
+              timeline: Timeline | None = None) -> optuna.Study:
     """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned).
 
     With more than one worker slot (``workers`` per device, default from the study file), each worker is
     a process pulling trials from the same Optuna storage; this process shows progress. SIGTERM stops the
-    run like Ctrl-C: running trials are recorded as failed, finished ones are kept.
+    run like Ctrl-C: running trials are recorded as failed, finished ones are kept. ``timeline`` (a
+    ``gansearch.timeline.Timeline``) is told where the run's wall time goes.
     """
+    timeline = timeline or Untimed()
+    warming = None
+    with contextlib.suppress(GansearchError):  # a bad file is reported by prepare, with every other check
+        warming = warm_cuda(resolve_devices(load_config(path).devices))  # the CUDA context, while we prepare
     prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
     check_workers(prepared.config, workers or prepared.config.workers)  # what this run will start, here
     check_output(prepared.config)  # writable before anything trains
+    timeline.mark("prepare: study file, plugins, data")
+    if warming is not None:
+        warming.join()
+        timeline.mark("cuda context (what preparing did not hide)")
     try:
-        return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose)
+        return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose, timeline)
     except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
         cause = disk_full_cause(exc)
         if cause is None:
@@ -279,7 +291,7 @@ def disk_full_message(exc) -> str:
             "again to resume")
 
 
-def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose):
+def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose, timeline):
     cfg = prepared.config
     target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers, cfg.trials_per_worker)
@@ -289,8 +301,10 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     if progress:
         print(f"preparing the score: extractors {', '.join(prepared.plan.extractors)} (once per study; cached)",
               file=out)
-    scorer_for(prepared)  # extractors built (a classifier trained) and real features cached once, for
-    # every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
+    scorer = scorer_for(prepared)  # extractors built (a classifier trained) and real features cached once,
+    # for every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
+    timeline.mark("score: extractors and real features",
+                  extractors_s={k: round(v, 3) for k, v in scorer.build_seconds.items()})
     with sigterm_as_interrupt(), run_lock(cfg):
         recover_storage(cfg)
         study, created = open_study(cfg, create=True, report_created=True)
@@ -302,6 +316,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
         fail_interrupted_trials(study, cfg)
         enqueue_baseline(study, prepared, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+        timeline.mark("open study: lock, repair, resume")
         if finished >= target:
             return study
         if progress and any(s.trials > 1 or s.measured for s in slots):
@@ -322,6 +337,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
                 stopped = supervise(path, entry_points, cfg, slots, target, bar, verbose)
         finally:
             bar.close()
+            timeline.mark("trials", workers=len(slots), trials_per_worker=slots[0].trials)
     if stopped:
         raise GansearchError(f"{cfg.file}: the run stopped: {stopped}")
     return open_study(cfg, create=False)
@@ -354,6 +370,7 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
     device = torch.device(slot.device)
     worker = f"{socket.gethostname()}:{os.getpid()}@{slot.device}"
     objective = Objective(prepared, device, worker=worker)
+    sync(device)  # the data and real features, copied on the default stream, are there before any lane reads them
     lanes = lanes_for(device, slot.trials)
     state = {"failures": 0, "last_failure": None, "disk_full": None}
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -6,8 +6,10 @@ real features (cached on disk), and scores a generator or any batch of images: t
 during training (fast, for pruning), every metric with its jackknife standard error at the end.
 """
 
+import copy
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +165,8 @@ class Scorer:
 
     def __init__(self, plan: Plan, registry, real: torch.Tensor, labels: torch.Tensor | None = None,
                  classes: tuple[str, ...] = (), samples: int = 1024, seed: int = 0, feature_seed: int = 0,
-                 device: str | torch.device = "cpu", cache_dir: Path | None = None, options=None):
+                 device: str | torch.device = "cpu", cache_dir: Path | None = None, options=None,
+                 built: dict | None = None):
         self.plan = plan
         self.samples = samples
         self.seed = seed
@@ -173,8 +176,19 @@ class Scorer:
         request = ExtractorRequest(real[index], None if labels is None else labels[index], tuple(classes),
                                    feature_seed, extractor_cache_dir(), dict(options or {}))
         self.extractors: dict[str, nn.Module] = {}
+        self.build_seconds: dict[str, float] = {}  # building each extractor (0 when ``built`` had it)
         for name in plan.extractors:  # every extractor first: one that cannot be built stops before any cache write
-            self.extractors[name] = registry.extractor(name).build(request).eval()
+            memo = (name, len(request.real), feature_seed)  # ``built``: extractors this process built already
+            started = time.perf_counter()
+            module = built.get(memo) if built is not None else None
+            if module is None:
+                module = registry.extractor(name).build(request).eval()
+                if built is not None:
+                    built[memo] = module
+            self.build_seconds[name] = time.perf_counter() - started
+            if self.device.type != "cpu":  # the CPU copy stays as built, for the next scorer
+                module = copy.deepcopy(module)
+            self.extractors[name] = module
         for column in plan.columns:
             if column.metric.needs_logits and not hasattr(self.extractors[column.extractor], "classify"):
                 raise StudyConfigError(f"metric {column.metric.name!r} needs class predictions, which the "
@@ -197,7 +211,8 @@ class Scorer:
         return build_scorer(c, lambda: cls(prepared.plan, prepared.registry, prepared.data, prepared.labels,
                                            prepared.classes, samples=c.score.samples, seed=c.seed,
                                            feature_seed=c.score.feature_seed, device=device,
-                                           cache_dir=c.output_dir / "cache", options=study_options(c)))
+                                           cache_dir=c.output_dir / "cache", options=study_options(c),
+                                           built=prepared.extractors))
 
     def _real_features(self, name, real, key: Path | None) -> Features:
         if key is not None and key.exists():

@@ -53,6 +53,7 @@ class Prepared:
     plan: Plan | None = None  # what trials are scored on (a TranslatePlan for task: translate)
     baseline: Baseline | None = None  # the hand design run as trial 0
     pairs: Pairs | None = None  # task: translate: (condition, target) pairs and the held-out split
+    extractors: dict = dataclasses.field(default_factory=dict)  # feature extractors built in this process
 
 
 def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -> Prepared:

@@ -112,11 +112,15 @@ class TranslationScorer:
         self.features = build_scorer(c, lambda: Scorer(
             Plan(fd, (fd,)), prepared.registry, prepared.data, prepared.labels, prepared.classes,
             samples=len(cond), seed=c.seed, feature_seed=c.score.feature_seed, device=device, cache_dir=cache_dir,
-            options=study_options(c)))
+            options=study_options(c), built=prepared.extractors))
 
     @classmethod
     def for_study(cls, prepared, device="cpu") -> "TranslationScorer":
         return cls(prepared, device, cache_dir=prepared.config.output_dir / "cache")
+
+    @property
+    def build_seconds(self) -> dict[str, float]:
+        return self.features.build_seconds
 
     def _fd(self, outputs) -> float:
         column = self.features.plan.objective

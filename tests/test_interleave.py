@@ -13,6 +13,7 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import gansearch
+import gansearch.bench
 from gansearch.cli import cli
 from gansearch.config import load_config
 from gansearch.devices import layout_file, plan_workers, save_layout
@@ -265,21 +266,30 @@ def test_workers_auto_uses_the_layout_measured_on_this_kind_of_device(monkeypatc
     save_layout("cpu", [{"workers": 8, "trials_per_worker": 1, "img_s": 100.0},
                         {"workers": 2, "trials_per_worker": 3, "img_s": 250.0}], {})
     slots = plan_workers(["cpu"], "auto", "auto")
-    assert [(s.threads, s.trials) for s in slots] == [(1, 3)] * 2 and "measured" in slots[0].measured
+    # a CPU worker's interleaved trials take turns on its cores: each step gets all of its share
+    assert [(s.threads, s.trials) for s in slots] == [(4, 3)] * 2 and "measured" in slots[0].measured
     assert [s.trials for s in plan_workers(["cpu"], "auto", 1)] == [1] * 2  # an explicit value wins
-    assert [(s.threads, s.trials) for s in plan_workers(["cpu"], 4, 2)] == [(1, 2)] * 4
+    assert [(s.threads, s.trials) for s in plan_workers(["cpu"], 4, 2)] == [(2, 2)] * 4
     monkeypatch.setattr("gansearch.devices.host_cores", lambda: 16)  # measured on another machine: ignored
     assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [1] * 16
 
 
-def test_auto_layouts_never_run_more_trials_at_once_than_host_cores(monkeypatch, layout_cache):
+def test_auto_layouts_never_start_more_worker_processes_than_host_cores(monkeypatch, layout_cache):
     monkeypatch.setattr("gansearch.devices.host_cores", lambda: 4)
-    save_layout("cpu", [{"workers": 4, "trials_per_worker": 3, "img_s": 1.0}], {})  # a hand-edited file, say
-    assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [3]
+    save_layout("cpu", [{"workers": 6, "trials_per_worker": 3, "img_s": 1.0}], {})  # a hand-edited file, say
+    assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [3] * 4
 
 
 def test_bench_layouts_measures_and_keeps_the_fastest(tmp_path, monkeypatch, layout_cache):
-    monkeypatch.setattr("gansearch.bench.candidate_layouts", lambda device: [(1, 1), (1, 2)])
+    monkeypatch.setattr("gansearch.bench.candidate_layouts", lambda device: [(1, 1), (1, 2), (1, 3)])
+    real = gansearch.bench.timed_study
+
+    def broken_third(spec, cfg, slots, n_trials):
+        if slots[0].trials == 3:  # a layout that fails is recorded as failed; the others still count
+            raise gansearch.GansearchError("benchmark worker failed: RuntimeError: out of memory")
+        return real(spec, cfg, slots, n_trials)
+
+    monkeypatch.setattr(gansearch.bench, "timed_study", broken_third)
     out = tmp_path / "layouts.json"
     result = CliRunner().invoke(cli, ["bench", "--layouts", "--device", "cpu", "--resolution", "16", "--steps", "10",
                                       "--trials", "2", "-o", str(out)])
@@ -287,6 +297,9 @@ def test_bench_layouts_measures_and_keeps_the_fastest(tmp_path, monkeypatch, lay
     measured = json.loads(out.read_text())
     assert [(m["workers"], m["trials_per_worker"]) for m in measured["measured"]] == [(1, 1), (1, 2)]
     assert all(m["img_s"] > 0 for m in measured["measured"])
+    assert measured["failed"] == [{"workers": 1, "trials_per_worker": 3,
+                                   "error": "benchmark worker failed: RuntimeError: out of memory"}]
+    assert "1 process(es) x 3 trial(s) at once: failed (benchmark worker failed" in result.output
     kept = json.loads(layout_file("cpu").read_text())
     best = max(measured["measured"], key=lambda m: m["img_s"])
     assert (kept["workers"], kept["trials_per_worker"]) == (best["workers"], best["trials_per_worker"])
