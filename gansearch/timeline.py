@@ -31,12 +31,13 @@ class Timeline:
         self.last = time.time()
         self.phases: list[dict] = []
         if age is not None:
-            self.phases.append({"phase": "start: interpreter, torch and gansearch imports", "seconds": round(age, 3)})
+            self.phases.append({"phase": "start: interpreter, torch and gansearch imports", "seconds": round(age, 3),
+                                "ended": round(self.last, 3)})
 
     def mark(self, phase: str, **info) -> None:
         """The phase that just ended (from the previous mark to now)."""
         now = time.time()
-        self.phases.append({"phase": phase, "seconds": round(now - self.last, 3), **info})
+        self.phases.append({"phase": phase, "seconds": round(now - self.last, 3), "ended": round(now, 3), **info})
         self.last = now
 
     def as_dict(self) -> dict:

@@ -2,15 +2,20 @@
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
 # Run there with carry [".whl"]:  bash scripts/gpu-checks.sh [steps]   (results under $OUT, default ./gpu-results)
-# steps: any of tests layouts bench quickstart precision search (default: tests layouts bench quickstart, under 6
-# minutes on one H100/H200: their five time limits add up to 335 s; search, the 5-minute search benchmark of
-# issue 6, runs only when named). layouts measures worker processes x trials per worker and keeps the fastest
-# (in $OUT/cache) for `workers: auto`, which bench and quickstart then use. Each step has its own time limit, so one hang cannot eat the budget. gpu-summary.json holds every target, what was measured,
-# and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
+# steps (default: all but search; their time limits add up to 330 s, under 6 minutes on one H100/H200):
+#   tests       tests_gpu/ (graphs equal eager, fallback, workers, interleaved trials, memory)          80 s
+#   layouts     worker processes x interleaved trials per worker, the fastest kept for `workers: auto`  60 s
+#   bench       the classic loop against gansearch at 32x32 and 64x64, ratios measured in one run      45 + 40 s
+#   quickstart  `gansearch run studies/quickstart.yaml` with --timings, the GPU sampled meanwhile        30 s
+#   precision   the quickstart again in bf16 (speed and best/baseline, for train.precision's default)   30 s
+#   colorize    studies/colorize_shapes.yaml: where a translate trial's time goes                        45 s
+#   search      (only when named) the shapes 32x32 search benchmark of issue 6, about 5 minutes
+# Each step has its own time limit, so one hang cannot eat the budget. gpu-summary.json holds every target,
+# what was measured and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
-STEPS=${*:-tests layouts bench quickstart}
+STEPS=${*:-tests layouts bench quickstart precision colorize}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 GANSEARCH_DISABLE_PLUGIN_AUTOLOAD=1 GANSEARCH_CACHE=$OUT/cache
 if [ -d .whl ]; then
@@ -25,46 +30,67 @@ GS=(python3 -m gansearch)
   nvidia-smi
   python3 -c "import torch, optuna; print('torch', torch.__version__, 'cuda', torch.version.cuda,
     'cudnn', torch.backends.cudnn.version(), 'optuna', optuna.__version__)"
+  date -Iseconds
 } > "$OUT/env.txt" 2>&1
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 
-# 1. CUDA paths: graph capture equals eager, fallback, workers on one GPU, no memory growth (tests_gpu/)
+# study NAME FILE LIMIT [sed expression]: run a study file (edited by the sed expression) with --timings, sampling
+# the GPU's utilisation every 100 ms meanwhile; the trial table follows in NAME.txt
+study() {
+  local name=$1 file=$2 limit=$3 edit=${4:-}
+  rm -rf "/tmp/$name" && mkdir -p "/tmp/$name"
+  sed -e "${edit:-s/^//}" "$file" > "/tmp/$name/study.yaml"
+  nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 \
+    > "$OUT/$name-gpu.csv" 2>/dev/null &
+  local sampler=$!
+  local started
+  started=$(date +%s.%N)
+  timeout "$limit" "${GS[@]}" run "/tmp/$name/study.yaml" --no-progress --timings "$OUT/$name-timings.json" \
+    > "$OUT/$name.txt" 2>&1
+  echo "$name exit $? wall_s $(python3 -c "import time; print(round(time.time() - $started, 2))")" >> "$OUT/$name.txt"
+  kill "$sampler" 2>/dev/null
+  python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/$name/study.yaml');
+cols = ['number', 'state', 'score', 'score_se', 'duration_s', 'setup_s', 'train_s', 'score_s', 'artifacts_s', 'step_mode',
+        'train_precision', 'graph_fallback', 'worker', 'baseline'];
+print(df[[c for c in cols if c in df]].to_string()); df.to_csv('$OUT/$name-trials.csv', index=False)" \
+    >> "$OUT/$name.txt" 2>&1
+}
+
+# 1. CUDA paths (tests_gpu/): graph capture equals eager, fallback, workers and interleaved trials on one GPU,
+#    per-trial random state, no memory growth; pytest must exit by itself
 if has tests; then
-  timeout 100 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
+  timeout 80 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
     > "$OUT/tests_gpu.txt" 2>&1
   echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
 fi
 
-# 2a. packing: which layout (worker processes x trials per worker, trials on their own CUDA streams) trains fastest
+# 2a. which layout (worker processes x trials interleaved per worker, each on its own CUDA stream) trains fastest
 if has layouts; then
-  timeout 50 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 60 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/layouts.json" > "$OUT/layouts.txt" 2>&1
 fi
 
-# 2. trainer speed: the classic loop against gansearch (workers: auto, the layout above), ratios measured in one run
+# 2b. trainer speed: the classic loop against gansearch (workers: auto, the layout above), ratios measured in one run
 if has bench; then
-  timeout 75 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 45 "${GS[@]}" bench --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/bench32.json" > "$OUT/bench32.txt" 2>&1
-  timeout 65 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
+  timeout 40 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
     -o "$OUT/bench64.json" > "$OUT/bench64.txt" 2>&1
 fi
 
-# 2b. (only when named: precision) the 64x64 bench with gansearch in bf16, for choosing train.precision's default
-if has precision; then
-  timeout 80 "${GS[@]}" bench --device cuda --resolution 64 --width 64 --batch-size 128 --steps 200 \
-    --precision bf16 -o "$OUT/bench64-bf16.json" > "$OUT/bench64-bf16.txt" 2>&1
+# 3. the quickstart on the GPU (devices: auto picks it), unchanged: wall time split by --timings, trials' splits
+if has quickstart; then
+  study quickstart studies/quickstart.yaml 30
 fi
 
-# 3. the quickstart on the GPU (devices: auto picks it): wall time and what each trial ran as
-if has quickstart; then
-  rm -rf /tmp/qs && mkdir -p /tmp/qs && cp studies/quickstart.yaml /tmp/qs/quickstart.yaml
-  started=$(date +%s.%N)
-  timeout 45 "${GS[@]}" run /tmp/qs/quickstart.yaml --no-progress > "$OUT/quickstart.txt" 2>&1
-  echo "quickstart exit $? wall_s $(python3 -c "import time; print(round(time.time() - $started, 2))")" \
-    >> "$OUT/quickstart.txt"
-  python3 -c "import gansearch; df = gansearch.trials_dataframe('/tmp/qs/quickstart.yaml');
-print(df[['number', 'state', 'score', 'duration_s', 'setup_s', 'train_s', 'score_s', 'artifacts_s', 'step_mode',
-          'train_precision', 'graph_fallback', 'worker']].to_string())" >> "$OUT/quickstart.txt" 2>&1
+# 3b. precision: the same quickstart with bf16 autocast (train.precision), for speed and best/baseline
+if has precision; then
+  study quickstart-bf16 studies/quickstart.yaml 30 's/^  batch_size: 64$/  batch_size: 64\n  precision: bf16/'
+fi
+
+# 3c. a translate study: where a colorize_shapes trial's time goes (target: 3 s per trial)
+if has colorize; then
+  study colorize studies/colorize_shapes.yaml 45
 fi
 
 # 4. search quality (issue 6; only when named): best of 30 trials vs the DCGAN baseline, TPE vs random, pruning's

@@ -83,16 +83,21 @@ score: {{samples: 256, metrics: {metrics}}}
 """
 
 
+def tiny_study_text(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", workers=1, metrics="[fd]",
+                    baseline="none", steps=20, lr_g="[2.0e-4, 5.0e-4]") -> str:
+    """``TINY_STUDY`` filled in: every field has a default here, so the GPU suite's copy cannot fall behind."""
+    return TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers,
+                             metrics=metrics, baseline=baseline, steps=steps, lr_g=lr_g)
+
+
 @pytest.fixture
 def tiny_study(tmp_path):
     """Write a study that trains in well under a second per trial (scored on fd alone, no baseline trial,
     unless ``metrics`` and ``baseline`` say otherwise); returns its path."""
 
-    def write(n_trials=3, plugins="[]", g_blocks="deconv, upsample_conv", name="study.yaml", workers=1,
-              metrics="[fd]", baseline="none", steps=20, lr_g="[2.0e-4, 5.0e-4]"):
+    def write(name="study.yaml", **fields):
         path = tmp_path / name
-        path.write_text(TINY_STUDY.format(n_trials=n_trials, plugins=plugins, g_blocks=g_blocks, workers=workers,
-                                          metrics=metrics, baseline=baseline, steps=steps, lr_g=lr_g))
+        path.write_text(tiny_study_text(**fields))
         return path
 
     return write

@@ -43,13 +43,12 @@ def load_without_gansearch(fmt, out, x_path, y_path):
 
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
-    from conftest import TINY_STUDY
+    from conftest import tiny_study_text
 
     made = {}
     for task in ("generate", "translate"):
         folder = tmp_path_factory.mktemp(task)
-        text = TINY_STUDY.format(n_trials=2, plugins="[]", g_blocks="deconv, upsample_conv, conv", workers=1,
-                                 metrics="[fd]", baseline="none", steps=10, lr_g="2.0e-4")
+        text = tiny_study_text(n_trials=2, g_blocks="deconv, upsample_conv, conv", steps=10, lr_g="2.0e-4")
         if task == "translate":
             text = text.replace("generator: {blocks:", "task: translate\ntranslate: {condition: blur, sigma: 1.0, "
                                 "skips: [true]}\ngenerator: {blocks:").replace("metrics: [fd]", "objective: l1")

@@ -20,7 +20,7 @@ from gansearch.cli import cli
 from gansearch.study import load_config, open_study
 from gansearch.workers import STOP_GRACE_S
 
-from conftest import TINY_STUDY
+from conftest import tiny_study_text
 
 ENV = {**os.environ, "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1"}
 CMD = [sys.executable, "-c", "from gansearch.cli import main; main()"]
@@ -30,9 +30,7 @@ CMD = [sys.executable, "-c", "from gansearch.cli import main; main()"]
 def finished_study(tmp_path_factory):
     """A tiny study with 2 complete trials, run once; each test damages its own copy."""
     folder = tmp_path_factory.mktemp("finished")
-    (folder / "study.yaml").write_text(TINY_STUDY.format(
-        n_trials=2, plugins="[]", g_blocks="deconv", workers=1, metrics="[fd]", baseline="none", steps=20,
-        lr_g="[2.0e-4, 5.0e-4]"))
+    (folder / "study.yaml").write_text(tiny_study_text(n_trials=2, g_blocks="deconv"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
         gansearch.run_study(folder / "study.yaml", progress=False)

@@ -26,12 +26,11 @@ def browser() -> str:
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory):
     """A finished multi-objective study with a baseline and pruned trials, and its report."""
-    from conftest import TINY_STUDY
+    from conftest import tiny_study_text
 
     folder = tmp_path_factory.mktemp("report")
     path = folder / "study.yaml"
-    path.write_text(TINY_STUDY.format(n_trials=8, plugins="[]", g_blocks="deconv, upsample_conv", workers=1,
-                                      metrics="[fd]", baseline="dcgan", steps=20, lr_g="[2.0e-4, 5.0e-4]")
+    path.write_text(tiny_study_text(n_trials=8, baseline="dcgan")
                     .replace("pruner: none", "pruner: median") + "objectives: [score, g_macs]\n")
     gansearch.run_study(path, progress=False)
     result = CliRunner().invoke(cli, ["report", str(path), "-o", str(folder / "report.html")])

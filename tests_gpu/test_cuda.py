@@ -1,50 +1,134 @@
-"""The CUDA paths: graph capture, its fallback, several workers on one GPU, no memory leak."""
+"""The CUDA paths: graph capture, its fallback, several workers and interleaved trials on one GPU, per-trial
+random state, no memory leak. Each test takes the ``device`` fixture: CUDA on the GPU machine; the CPU suite
+runs the same tests on the CPU (see conftest.py), up to ``needs_cuda`` where a test needs the GPU itself."""
 
+from pathlib import Path
+
+import pytest
 import torch
 
 import gansearch
 from gansearch import runner
-from gansearch.bench import _pair, _train_spec, BenchConfig, dcgan_spec
-from gansearch.trainer import Step, make_step, train
+from gansearch.bench import BenchConfig, _pair, _train_spec, dcgan_spec, run_trials
+from gansearch.interleave import interleave, lanes_for
+from gansearch.randomness import TrialRandom
+from gansearch.study import prepare
+from gansearch.trainer import Step, Training, make_step, sync, train
 
-CUDA = torch.device("cuda:0")
+from conftest import needs_cuda
+
+STUDIES = Path(__file__).parents[1] / "studies"
 
 
-def test_graphed_and_eager_training_from_one_seed_agree(monkeypatch):
+@pytest.fixture
+def deterministic(monkeypatch):
+    """cuDNN's deterministic kernels: the same inputs give the same bits, run after run."""
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+
+
+def test_graphed_and_eager_training_from_one_seed_agree(device, deterministic):
     spec = dcgan_spec(32, 32)
-    data = torch.rand(1024, 3, 32, 32, device=CUDA) * 2 - 1
+    data = torch.rand(1024, 3, 32, 32, device=device) * 2 - 1
     tspec = _train_spec(BenchConfig(steps=10), seed=7)
-    g1, d1 = _pair(spec, CUDA, 0)
-    result = train(g1, d1, data, tspec, score=lambda g: 0.0)
+    needs_cuda(device, "compares a CUDA graph's replays with the same step run eagerly")
+    g1, d1 = _pair(spec, device, 0)
+    graphed_rng = TrialRandom(tspec.seed, device)
+    result = train(g1, d1, data, tspec, score=lambda g: 0.0, rng=graphed_rng)
     assert result.mode == "cuda_graph", result.fallback
-    rng_graphed = torch.cuda.get_rng_state()
-    g2, d2 = _pair(spec, CUDA, 0)
-    torch.manual_seed(tspec.seed)
-    eager = Step(g2, d2, data, tspec, capturable=True)  # the same optimizer arithmetic, run eagerly
-    for _ in range(tspec.steps):
-        eager()
+    g2, d2 = _pair(spec, device, 0)
+    eager_rng = TrialRandom(tspec.seed, device)
+    eager = Step(g2, d2, data, tspec, capturable=True, rng=eager_rng.generator)  # the same arithmetic, eagerly
+    with eager_rng.scope():
+        for _ in range(tspec.steps):
+            eager()
     torch.cuda.synchronize()
-    assert torch.equal(rng_graphed, torch.cuda.get_rng_state()), "replays consumed random numbers differently"
+    assert torch.equal(graphed_rng.generator.get_state(), eager_rng.generator.get_state()), \
+        "replays consumed the trial's random numbers differently"
     for (name, a), b in zip([*g1.state_dict().items(), *d1.state_dict().items()],
                             [*g2.state_dict().values(), *d2.state_dict().values()]):
         a, b = a.float(), b.float()
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), f"{name}: max diff {(a - b).abs().max().item():.3g}"
 
 
-def test_graph_replays_draw_fresh_batches_and_noise():
+def test_graph_replays_draw_fresh_batches_and_noise(device):
     spec = dcgan_spec(32, 32)
-    data = torch.rand(1024, 3, 32, 32, device=CUDA) * 2 - 1
-    g, d = _pair(spec, CUDA, 0)
+    data = torch.rand(1024, 3, 32, 32, device=device) * 2 - 1
+    g, d = _pair(spec, device, 0)
     notes = {}
-    step, _ = make_step(g, d, data, _train_spec(BenchConfig(steps=50), 0), notes)
+    rng = TrialRandom(0, device)
+    with rng.scope():
+        step, _ = make_step(g, d, data, _train_spec(BenchConfig(steps=50), 0), notes, rng=rng)
+    needs_cuda(device, "a CUDA graph's replays")
     assert notes["mode"] == "cuda_graph"
     losses = set()
     for _ in range(5):
         step()
         losses.add(round(step.step.loss_d.item(), 6))
     assert len(losses) == 5
+
+
+def test_interleaved_graphed_trials_equal_the_same_trials_one_at_a_time(device, deterministic):
+    """Trials with DiffAugment, interleaved on their own streams: no trial touches another's random state
+    (the bench's first packed layout crashed with "Offset increment outside graph capture")."""
+    from gansearch.augment import make_policy
+
+    policy = make_policy("color,translation,cutout", gansearch.load_registry(entry_points=False))
+    spec, seeds = dcgan_spec(32, 16), [1, 2, 3, 4]
+    data = torch.rand(512, 3, 32, 32, device=device) * 2 - 1
+    tspec = lambda seed: _train_spec(BenchConfig(steps=12, batch_size=16), seed)  # noqa: E731
+    alone = []
+    for seed in seeds:
+        g, d = _pair(spec, device, seed)
+        train(g, d, data, tspec(seed), lambda g: 0.0, augment=policy, rng=TrialRandom(seed, device))
+        alone.append(g.state_dict())
+    pairs = [_pair(spec, device, seed) for seed in seeds]
+    trainings = []
+
+    class Job:
+        def __init__(self, lane, g, d, seed):
+            self.lane = lane
+            with lane.active():
+                self.training = Training(g, d, data, tspec(seed), policy, TrialRandom(seed, device),
+                                         stream=lane.stream)
+                self.training.setup()
+            trainings.append(self.training)
+
+        def advance(self):
+            with self.lane.active():
+                self.lane.room()
+                self.training.step()
+                self.lane.launched()
+            return self.training.finished
+
+        def close(self, exc):
+            if exc is not None:
+                raise exc
+
+    todo = list(zip(seeds, pairs))
+
+    def start(lane):
+        if not todo:
+            return None
+        seed, (g, d) = todo.pop(0)
+        return Job(lane, g, d, seed)
+
+    interleave(lanes_for(device, 3), start)
+    sync(device)
+    expected_mode = "cuda_graph" if device.type == "cuda" else "eager"
+    assert [t.notes["mode"] for t in trainings] == [expected_mode] * len(seeds), [t.notes for t in trainings]
+    for (g, _), weights in zip(pairs, alone):
+        for name, value in g.state_dict().items():
+            assert torch.equal(value, weights[name]), name
+
+
+def test_the_bench_trains_several_trials_interleaved_in_one_process(device):
+    spec = dcgan_spec(32, 32)
+    cfg = BenchConfig(steps=20, batch_size=32)
+    data = torch.rand(512, 3, 32, 32, device=device) * 2 - 1
+    trials = run_trials(spec, data, cfg, seeds=[0, 1, 2, 3, 4], lanes=3)
+    assert len(trials) == 5 and all(seconds > 0 for seconds, _, _ in trials)
+    assert {mode for _, mode, _ in trials} == {"cuda_graph" if device.type == "cuda" else "eager"}
 
 
 SYNCING_BLOCK = """
@@ -69,29 +153,34 @@ def register_blocks(register):
 """
 
 
-def test_a_block_that_cannot_be_captured_falls_back_to_eager_with_the_reason(cuda_study, tmp_path):
+def test_a_block_that_cannot_be_captured_falls_back_to_eager_with_the_reason(cuda_study, tmp_path, device):
     (tmp_path / "syncs.py").write_text(SYNCING_BLOCK)
-    path = cuda_study(n_trials=2, plugins="[syncs.py]", g_blocks="syncs",
-                      extra="")
+    path = cuda_study(n_trials=2, plugins="[syncs.py]", g_blocks="syncs", extra="trials_per_worker: 2\n")
     path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [2]").replace("strides: [1, 2]",
                                                                                         "strides: [2]"))
+    assert "syncs" in prepare(path, load_data=False).registry.blocks
+    needs_cuda(device, "a graph capture that fails")
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").all()
     assert (df["step_mode"] == "eager").all() and df["graph_fallback"].notna().all()
 
 
-def test_several_workers_share_one_gpu(cuda_study):
-    path = cuda_study(n_trials=8, workers=4)
+def test_several_workers_share_one_device(cuda_study, device):
+    workers = 4 if device.type == "cuda" else 2
+    path = cuda_study(n_trials=8, workers=workers, extra="trials_per_worker: 1\n")
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 8
-    assert df["worker"].nunique() == 4 and (df["step_mode"] == "cuda_graph").all()
+    assert df["worker"].nunique() == workers
+    assert (df["step_mode"] == ("cuda_graph" if device.type == "cuda" else "eager")).all()
 
 
-def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypatch):
-    path = cuda_study(n_trials=50)
+def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypatch, device):
+    path = cuda_study(n_trials=50, extra="trials_per_worker: 1\n")
     path.write_text(path.read_text().replace("steps: 20, eval_every: 10", "steps: 12, eval_every: 6"))
+    prepare(path, load_data=False)
+    needs_cuda(device, "CUDA memory (tests/test_workers.py checks a CPU worker's memory)")
     allocated = []
     real_show = runner._show
 
@@ -106,65 +195,67 @@ def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypat
     assert allocated[-1] - allocated[0] < 16 * 2**20, [a // 2**20 for a in allocated[::10]]
 
 
-def test_packed_trials_train_graphed_on_their_own_streams(cuda_study):
-    """trials_per_worker: several trials in one process, each thread capturing and replaying its own graph."""
+def test_interleaved_trials_train_on_their_own_lanes_in_each_worker(cuda_study, device):
+    """trials_per_worker: several trials in one process, each capturing and replaying its own graph."""
     path = cuda_study(n_trials=8, workers=2, extra="trials_per_worker: 3\n")
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 8, df[["state", "failure"]] if "failure" in df else df["state"]
-    assert (df["step_mode"] == "cuda_graph").all(), df["graph_fallback"].unique()
-    assert df["worker"].nunique() == 6  # 2 processes x 3 threads
+    assert (df["step_mode"] == ("cuda_graph" if device.type == "cuda" else "eager")).all(), \
+        df["graph_fallback"].unique() if "graph_fallback" in df else None
+    assert df["worker"].nunique() == 6  # 2 processes x 3 lanes
     assert df["score"].notna().all()
 
 
-def test_packed_trials_use_one_stream_per_thread_not_the_default_stream():
-    import threading
+def test_a_packed_study_repeats_from_its_seed(cuda_study, device, deterministic):
+    def run(name):
+        path = cuda_study(n_trials=6, extra="trials_per_worker: 3\nsampler: random\n")
+        path = path.rename(path.with_name(name))
+        path.write_text(path.read_text().replace("name: tiny", f"name: {path.stem}"))
+        return gansearch.run_study(path, progress=False)
 
-    from gansearch import packing
-
-    seen = {}
-
-    def work(i):
-        s = torch.cuda.current_stream(CUDA)
-        seen[i] = (s.cuda_stream, packing.thread_stream(CUDA, "capture").cuda_stream, threading.get_ident())
-        return i
-
-    assert packing.run_packed(3, CUDA, work) == [0, 1, 2]
-    train_streams = {v[0] for v in seen.values()}
-    assert len(train_streams) == 3 and torch.cuda.default_stream(CUDA).cuda_stream not in train_streams
-    assert len({v[1] for v in seen.values()} | train_streams) == 6
+    a, b = run("a.yaml"), run("b.yaml")
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert [t.value for t in a.trials] == pytest.approx([t.value for t in b.trials], rel=1e-5)
 
 
-def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch):
+def test_lanes_run_on_streams_of_their_own_never_the_default_stream(device):
+    lanes = lanes_for(device, 3)
+    needs_cuda(device, "CUDA streams")
+    seen = []
+    for lane in lanes:
+        with lane.active():
+            seen.append(torch.cuda.current_stream(device).cuda_stream)
+    assert seen == [lane.stream.cuda_stream for lane in lanes]
+    assert len(set(seen)) == 3 and torch.cuda.default_stream(device).cuda_stream not in seen
+
+
+def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch, device):
     from gansearch import bench
-    from gansearch.bench import BenchConfig, measure_layouts
-    from gansearch.devices import plan_workers
+    from gansearch.bench import measure_layouts
+    from gansearch.devices import host_cores, plan_workers
 
     monkeypatch.setenv("GANSEARCH_CACHE", str(tmp_path))
     monkeypatch.setattr(bench, "candidate_layouts", lambda device: [(1, 1), (1, 3)])
-    result = measure_layouts(BenchConfig(device="cuda:0", steps=20, trials=4), progress=lambda line: None)
-    slots = plan_workers(["cuda:0"], "auto", "auto")
+    result = measure_layouts(BenchConfig(device=str(device), steps=20, trials=4), progress=lambda line: None)
+    slots = plan_workers([str(device)], "auto", "auto")
     best = result["best"]
     assert slots[0].trials == best["trials_per_worker"] and slots[0].measured
-    from gansearch.devices import host_cores
-
-    assert len(slots) == max(1, min(best["workers"], host_cores() // best["trials_per_worker"]))
+    assert len(slots) == max(1, min(best["workers"], host_cores()))
 
 
-def test_a_256_translate_pair_with_diffaugment_trains_as_a_cuda_graph():
-    from pathlib import Path
-
+def test_a_256_translate_pair_with_diffaugment_trains_as_a_cuda_graph(device):
     from gansearch.augment import make_policy
     from gansearch.builder import build_pair
-    from gansearch.study import prepare
 
-    prepared = prepare(Path(__file__).parents[1] / "studies" / "seed_pair.yaml", load_data=False)
+    prepared = prepare(STUDIES / "seed_pair.yaml", load_data=False)
     g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)
-    g, d = g.to(CUDA), d.to(CUDA)
-    data = torch.rand(16, 6, 256, 256, device=CUDA) * 2 - 1
     spec = prepared.space.train_spec({"batch_size": 4, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
                                       "loss": "ns", "d_steps": 1, "augment": "color,translation,cutout",
                                       "l1_weight": 100.0}, 0)
     spec = type(spec)(**{**spec.to_dict(), "steps": 10, "eval_every": 10})
+    needs_cuda(device, "a 256x256 pair's CUDA graph (tests/test_translate.py trains one on the CPU)")
+    g, d = g.to(device), d.to(device)
+    data = torch.rand(16, 6, 256, 256, device=device) * 2 - 1
     result = train(g, d, data, spec, score=lambda g: 0.5, augment=make_policy(spec.augment, prepared.registry))
     assert result.mode == "cuda_graph", result.fallback
