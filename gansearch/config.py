@@ -151,7 +151,7 @@ class StudyConfig:
     sampler: str = "tpe"  # the Optuna sampler
     pruner: str = "median"  # the Optuna pruner; none: every trial trains to the end
     workers: int | str = "auto"  # worker processes per device: auto or N
-    trials_per_worker: int | str = "auto"  # trials each worker trains at once (threads, CUDA streams): auto or N
+    trials_per_worker: int | str = "auto"  # trials each worker interleaves, each on its own CUDA stream: auto or N
     devices: str | list[str] = "auto"  # auto | cpu | cuda | cuda:N | a list of them
     storage: str | None = None  # an Optuna storage URL; default a journal file in the output folder
     output: str | None = None  # default runs/<name> beside the study file
