@@ -145,6 +145,7 @@ def run_trials(spec: ArchSpec, data: torch.Tensor, cfg: BenchConfig, seeds: list
     """gansearch's trainer on one trial per seed, ``lanes`` at a time interleaved in this process; returns
     each trial's (seconds, mode, {"build": s, "setup": s, "train": s}), building the pair included."""
     pending, trials = list(seeds), []
+    sync(data.device)  # the data, made on the default stream, is there before any lane reads it
 
     def start(lane):
         if not pending:

@@ -32,6 +32,8 @@ class TrialRandom:
         self._start(seed)
 
     def _start(self, seed: int) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.init()  # torch.cuda.default_generators is empty until then
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         implicit = derive_seed(seed, IMPLICIT)
         self._cpu_state = torch.Generator().manual_seed(implicit).get_state()
@@ -42,24 +44,28 @@ class TrialRandom:
         """Fresh generators (from the seed, deterministically): a capture that failed part-way can leave
         the old ones marked as capturing, and an eager step could not draw from them."""
         self._start(derive_seed(self.seed, FALLBACK))
+        self._renewed = True
 
     @contextlib.contextmanager
     def scope(self):
         """Within this block the default CPU generator, and the default generator of the trial's CUDA
         device, draw from this trial's implicit state; both are restored afterwards."""
-        saved_cpu = torch.default_generator.get_state()
-        torch.default_generator.set_state(self._cpu_state)
-        default = saved_cuda = None
-        if self._cuda is not None:
-            default = torch.cuda.default_generators[_index(self.device)]
-            saved_cuda = default.graphsafe_get_state()
-            default.graphsafe_set_state(self._cuda)  # shares the state object: graph-safe, no copy
+        saved_cpu = default = saved_cuda = None
+        self._renewed = False
         try:
+            saved_cpu = torch.default_generator.get_state()
+            torch.default_generator.set_state(self._cpu_state)
+            if self._cuda is not None:
+                default = torch.cuda.default_generators[_index(self.device)]
+                saved_cuda = default.graphsafe_get_state()
+                default.graphsafe_set_state(self._cuda)  # shares the state object: graph-safe, no copy
             yield self
         finally:
-            self._cpu_state = torch.default_generator.get_state()
-            torch.default_generator.set_state(saved_cpu)
-            if default is not None:
+            if saved_cpu is not None:
+                if not self._renewed:  # renew() inside the block chose the state to go on with
+                    self._cpu_state = torch.default_generator.get_state()
+                torch.default_generator.set_state(saved_cpu)
+            if saved_cuda is not None:
                 default.graphsafe_set_state(saved_cuda)
 
 

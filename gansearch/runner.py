@@ -164,6 +164,8 @@ class TrialRun:
         if self.told:
             return None
         trial = self.trial
+        if self.lane.stream is not None:  # steps still running (it failed or was stopped mid-way) finish first
+            self.lane.stream.synchronize()
         try:
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
                 self.state = TrialState.FAIL

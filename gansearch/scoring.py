@@ -6,6 +6,7 @@ real features (cached on disk), and scores a generator or any batch of images: t
 during training (fast, for pruning), every metric with its jackknife standard error at the end.
 """
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -160,6 +161,20 @@ def build_scorer(config, make):
         raise StudyConfigError(str(exc), file=config.file, key="score") from None
 
 
+@contextlib.contextmanager
+def exact_fp32(device: torch.device):
+    """CUDA matmuls and convolutions in full fp32 (no TF32) inside this block; nothing to do on the CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
 class Scorer:
     """Scores images against a study's real data with the study's extractors and metrics."""
 
@@ -236,12 +251,13 @@ class Scorer:
         scorer's device, where every metric is then computed."""
         module = self.extractors[name]
         values, logits = [], []
-        for start in range(0, len(images), BATCH):
-            x = images[start:start + BATCH].to(self.device).float()
-            f = module(x)
-            values.append(f.float())
-            if hasattr(module, "classify"):
-                logits.append(module.classify(x).float())
+        with exact_fp32(self.device):  # as the real features were made, whatever the trainer's precision
+            for start in range(0, len(images), BATCH):
+                x = images[start:start + BATCH].to(self.device).float()
+                f = module(x)
+                values.append(f.float())
+                if hasattr(module, "classify"):
+                    logits.append(module.classify(x).float())
         values = torch.cat(values).double()  # float32 precision, as cached: fresh equals cached
         if not torch.isfinite(values).all():
             raise TrialDiverged("non-finite features: the images hold NaN or inf")

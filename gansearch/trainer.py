@@ -152,9 +152,24 @@ class GraphedStep:
             self.graph.register_generator_state(step.rng)
         step.opt_g.zero_grad(set_to_none=True)
         step.opt_d.zero_grad(set_to_none=True)
+        pool = torch.cuda.graph_pool_handle()  # the graph's own memory pool, released if the capture fails
+        # capture_begin/end rather than torch.cuda.graph(), which first synchronises the whole device, collects
+        # garbage and empties the cache: that would stall every trial interleaved with this one
         with torch.cuda.stream(stream):  # restores the current stream even if the capture fails
-            with torch.cuda.graph(self.graph, stream=stream):
+            self.graph.capture_begin(pool=pool)
+            try:
                 step()
+            except BaseException:
+                try:  # leave capture mode; the step's error is the one to tell
+                    self.graph.capture_end()
+                except Exception:  # noqa: BLE001 - the capture was invalidated: PyTorch did not end its pool
+                    _release_pool(stream.device, pool)
+                raise
+            try:
+                self.graph.capture_end()
+            except BaseException:
+                _release_pool(stream.device, pool)
+                raise
 
     def __call__(self):
         self.graph.replay()
@@ -163,8 +178,19 @@ class GraphedStep:
         self.step.check(step)
 
 
+def _release_pool(device: torch.device, pool) -> None:
+    """After a capture failed inside its end (cudaStreamEndCapture), PyTorch leaves the allocator routing
+    allocations to the dead graph's pool: end that, and release the pool."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    for end in (torch._C._cuda_endAllocateToPool, torch._C._cuda_releasePool):
+        try:
+            end(index, pool)
+        except (RuntimeError, AttributeError):  # already ended by PyTorch, or an older torch without it
+            pass
+
+
 def _reset_after_failed_capture(device: torch.device, stream) -> None:
-    """A capture that failed can leave the default CUDA generator marked as capturing (torch < 2.13): a tiny
+    """A capture that failed can leave the default CUDA generator marked as capturing (older torch): a tiny
     capture that succeeds resets it. (The trial's own generators are simply renewed.)"""
     torch.cuda.synchronize(device)
     try:
@@ -223,11 +249,13 @@ def make_step(generator, discriminator, data, spec: TrainSpec, notes: dict, augm
     if "fallback" not in notes:
         try:
             graphed = GraphedStep(step, side)
+            torch.cuda.current_stream(device).wait_stream(side)  # replays on the current stream follow the capture
             notes["mode"] = "cuda_graph"
             return graphed, done
         except Exception as exc:  # noqa: BLE001 - anything else a block does that cannot be captured
             cause = exc.__context__ or exc
             notes["fallback"] = f"capture: {type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"
+            exc.__traceback__ = cause.__traceback__ = None  # no cycle keeps the failed graph alive
             _reset_after_failed_capture(device, side)
             if rng is not None:
                 rng.renew()
@@ -336,8 +364,8 @@ _capture_streams = threading.local()
 
 
 def capture_stream(device: torch.device) -> "torch.cuda.Stream":
-    """This thread's side stream for warm-up and capture on ``device``, made once: a new stream gets a cuBLAS
-    workspace of its own, which PyTorch keeps, so a stream per trial would grow memory trial after trial."""
+    """This thread's side stream for warm-up and capture on ``device``, made once and kept (streams come
+    from PyTorch's small pool, and each keeps a cuBLAS workspace)."""
     streams = _capture_streams.__dict__.setdefault("by_device", {})
     index = device.index if device.index is not None else torch.cuda.current_device()
     if index not in streams:

@@ -172,7 +172,7 @@ def test_several_workers_share_one_device(cuda_study, device):
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 8
-    assert df["worker"].nunique() == workers
+    assert 2 <= df["worker"].nunique() <= workers  # (a worker that starts last may find every trial taken)
     assert (df["step_mode"] == ("cuda_graph" if device.type == "cuda" else "eager")).all()
 
 
@@ -197,19 +197,21 @@ def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypat
 
 def test_interleaved_trials_train_on_their_own_lanes_in_each_worker(cuda_study, device):
     """trials_per_worker: several trials in one process, each capturing and replaying its own graph."""
-    path = cuda_study(n_trials=8, workers=2, extra="trials_per_worker: 3\n")
+    path = cuda_study(n_trials=12, workers=2, extra="trials_per_worker: 3\n")
     gansearch.run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
-    assert (df["state"] == "complete").sum() >= 8, df[["state", "failure"]] if "failure" in df else df["state"]
+    assert (df["state"] == "complete").sum() >= 12, df[["state", "failure"]] if "failure" in df else df["state"]
     assert (df["step_mode"] == ("cuda_graph" if device.type == "cuda" else "eager")).all(), \
         df["graph_fallback"].unique() if "graph_fallback" in df else None
-    assert df["worker"].nunique() == 6  # 2 processes x 3 lanes
+    process, lane = df["worker"].str.rsplit("/", n=1).str[0], df["worker"].str.rsplit("/", n=1).str[1]
+    assert set(lane) == {"lane-0", "lane-1", "lane-2"} and 1 <= process.nunique() <= 2  # up to 2 processes x 3 lanes
     assert df["score"].notna().all()
 
 
 def test_a_packed_study_repeats_from_its_seed(cuda_study, device, deterministic):
+    """(deconv only: bilinear upsampling's backward adds atomically on CUDA, which no flag makes repeatable)"""
     def run(name):
-        path = cuda_study(n_trials=6, extra="trials_per_worker: 3\nsampler: random\n")
+        path = cuda_study(n_trials=6, g_blocks="deconv", extra="trials_per_worker: 3\nsampler: random\n")
         path = path.rename(path.with_name(name))
         path.write_text(path.read_text().replace("name: tiny", f"name: {path.stem}"))
         return gansearch.run_study(path, progress=False)
