@@ -225,7 +225,7 @@ def candidate_layouts(device: torch.device) -> list[tuple[int, int]]:
     if device.type != "cuda":
         return [(p, t) for p, t in dict.fromkeys(((cores, 1), (1, cores), (max(cores // 2, 1), 2)))
                 if p * t <= cores] or [(1, 1)]
-    grid = [(1, 1), (1, 4), (1, 8), (2, 4), (4, 2), (4, 4), (8, 1), (16, 1)]
+    grid = [(1, 1), (1, 4), (1, 8), (2, 4), (4, 2), (8, 1)]
     return [(p, t) for p, t in grid if p <= cores] or [(1, 1)]
 
 
@@ -238,10 +238,10 @@ def bench_setup(cfg: BenchConfig) -> tuple[torch.device, int, ArchSpec]:
     return device, width, dcgan_spec(cfg.resolution, width)
 
 
-def measure_layouts(cfg: BenchConfig, progress=print) -> dict:
+def measure_layouts(cfg: BenchConfig, progress=print, partial=None) -> dict:
     """gansearch's study throughput for each candidate layout on ``cfg.device``; the fastest so far is kept
     after each one for ``workers: auto`` / ``trials_per_worker: auto`` on this kind of device
-    (``devices.save_layout``)."""
+    (``devices.save_layout``), and ``partial(result so far)`` is called, so a run cut short keeps them."""
     device, width, spec = bench_setup(cfg)
     layouts = candidate_layouts(device)
     progress(f"device {device}: timing {len(layouts)} layouts (worker processes x trials per worker), "
@@ -261,12 +261,16 @@ def measure_layouts(cfg: BenchConfig, progress=print) -> dict:
         measured.append({"workers": workers, "trials_per_worker": trials, "trials": n_trials, "img_s": img_s})
         progress(f"  {workers:>2} process(es) x {trials} trial(s) at once: {img_s:,.0f} img/s")
         path = save_layout(str(device), measured, {**asdict(cfg), "width": width})  # the best so far, kept if cut short
+        if partial is not None:
+            partial({"device": str(device), "measured": measured, "failed": failed,
+                     "best": max(measured, key=lambda m: m["img_s"]), "file": str(path), "complete": False})
     if not measured:
         raise GansearchError(f"every layout failed; the first: {failed[0]['error']}")
     best = max(measured, key=lambda m: m["img_s"])
     progress(f"fastest: {best['workers']} x {best['trials_per_worker']}; `workers: auto` and "
              f"`trials_per_worker: auto` use it on this kind of device from now on ({path})")
-    return {"device": str(device), "measured": measured, "failed": failed, "best": best, "file": str(path)}
+    return {"device": str(device), "measured": measured, "failed": failed, "best": best, "file": str(path),
+            "complete": True}
 
 
 def step_flops(spec: ArchSpec, cfg: BenchConfig, device) -> float:

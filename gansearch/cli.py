@@ -425,7 +425,8 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, precisi
     config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
                          steps=steps, trials=trials, workers=workers, precision=precision)
     if layouts:
-        result = measure_layouts(config, progress=lambda line: click.echo(line, err=True))
+        result = measure_layouts(config, progress=lambda line: click.echo(line, err=True),
+                                 partial=lambda so_far: output.write_text(json.dumps(so_far, indent=2) + "\n"))
         output.write_text(json.dumps(result, indent=2) + "\n")
         click.echo(f"results: {output}")
         return

@@ -2,13 +2,13 @@
 # Every GPU check and benchmark of gansearch, in one call, for a CUDA machine lent by the device tool.
 # Prepare here (PyPI reachable):  ./scripts/fetch-gpu-wheels.sh
 # Run there with carry [".whl"]:  bash scripts/gpu-checks.sh [steps]   (results under $OUT, default ./gpu-results)
-# steps (default: all but search; their time limits add up to 330 s, under 6 minutes on one H100/H200):
-#   tests       tests_gpu/ (graphs equal eager, fallback, workers, interleaved trials, memory)          80 s
-#   layouts     worker processes x interleaved trials per worker, the fastest kept for `workers: auto`  60 s
+# steps (default: all but search; their time limits add up to 345 s, under 6 minutes on one H100/H200):
+#   tests       tests_gpu/ (graphs equal eager, fallback, workers, interleaved trials, memory)          70 s
+#   layouts     worker processes x interleaved trials per worker, the fastest kept for `workers: auto`  75 s
 #   bench       the classic loop against gansearch at 32x32 and 64x64, ratios measured in one run      45 + 40 s
-#   quickstart  `gansearch run studies/quickstart.yaml` with --timings, the GPU sampled meanwhile        30 s
-#   precision   the quickstart again in bf16 (speed and best/baseline, for train.precision's default)   30 s
-#   colorize    studies/colorize_shapes.yaml: where a translate trial's time goes                        45 s
+#   quickstart  `gansearch run studies/quickstart.yaml` with --timings, the GPU sampled meanwhile        40 s
+#   precision   the quickstart again in bf16 (speed and best/baseline, for train.precision's default)   35 s
+#   colorize    studies/colorize_shapes.yaml: where a translate trial's time goes                        40 s
 #   search      (only when named) the shapes 32x32 search benchmark of issue 6, about 5 minutes
 # Each step has its own time limit, so one hang cannot eat the budget. gpu-summary.json holds every target,
 # what was measured and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
@@ -59,14 +59,14 @@ print(df[[c for c in cols if c in df]].to_string()); df.to_csv('$OUT/$name-trial
 # 1. CUDA paths (tests_gpu/): graph capture equals eager, fallback, workers and interleaved trials on one GPU,
 #    per-trial random state, no memory growth; pytest must exit by itself
 if has tests; then
-  timeout 80 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
+  timeout 70 python3 -m pytest -q -p no:cacheprovider --timeout 60 --durations=10 -rA tests_gpu \
     > "$OUT/tests_gpu.txt" 2>&1
   echo "tests_gpu exit $?" >> "$OUT/tests_gpu.txt"
 fi
 
 # 2a. which layout (worker processes x trials interleaved per worker, each on its own CUDA stream) trains fastest
 if has layouts; then
-  timeout 60 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
+  timeout 75 "${GS[@]}" bench --layouts --device cuda --resolution 32 --width 32 --batch-size 64 --steps 300 \
     -o "$OUT/layouts.json" > "$OUT/layouts.txt" 2>&1
 fi
 
@@ -80,17 +80,17 @@ fi
 
 # 3. the quickstart on the GPU (devices: auto picks it), unchanged: wall time split by --timings, trials' splits
 if has quickstart; then
-  study quickstart studies/quickstart.yaml 30
+  study quickstart studies/quickstart.yaml 40
 fi
 
 # 3b. precision: the same quickstart with bf16 autocast (train.precision), for speed and best/baseline
 if has precision; then
-  study quickstart-bf16 studies/quickstart.yaml 30 's/^  batch_size: 64$/  batch_size: 64\n  precision: bf16/'
+  study quickstart-bf16 studies/quickstart.yaml 35 's/^  batch_size: 64$/  batch_size: 64\n  precision: bf16/'
 fi
 
 # 3c. a translate study: where a colorize_shapes trial's time goes (target: 3 s per trial)
 if has colorize; then
-  study colorize studies/colorize_shapes.yaml 45
+  study colorize studies/colorize_shapes.yaml 40
 fi
 
 # 4. search quality (issue 6; only when named): best of 30 trials vs the DCGAN baseline, TPE vs random, pruning's
