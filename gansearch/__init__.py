@@ -1,45 +1,51 @@
 """gansearch: plugin-based architecture search for GAN generator/discriminator pairs.
 
-What plugin authors need (``hookimpl``, ``Block``, ``Dataset``, the layer helpers, the errors) is
-imported eagerly and cheaply; the search machinery (Optuna, pandas) loads on first use.
+The public front. For plugin authors: ``hookimpl`` and the contracts of what a plugin registers (blocks,
+datasets, extractors and metrics, augmentations) with the layer helpers blocks use, the errors, and
+``testing``. For notebooks: ``trials_dataframe``, ``best``, ``pareto_trials``, ``evaluate``,
+``load_generator``, ``open_study`` and ``export_generator``. Everything else lives in the packages by
+concern (``gansearch.run``, ``gansearch.score``, ...); the plugin contracts load eagerly and cheaply, the
+search machinery (Optuna, pandas) on first use.
 """
 
 import importlib
 
-__version__ = "0.1.0"
-
-from .augment import Augmentation  # noqa: E402
-from .block import Block, BlockArgs  # noqa: E402
-from .dataset import REQUIRED, DataRequest, Dataset, Paired  # noqa: E402
-from .errors import (  # noqa: E402
-    BlockShapeError, DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound, TrialDiverged,
+from gansearch import _compat
+from gansearch._version import __version__
+from gansearch.errors import (
+    BlockShapeError, DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound,
+    TrialDiverged,
 )
-from .hookspecs import hookimpl  # noqa: E402
-from .metric import Extractor, ExtractorRequest, Features, Metric  # noqa: E402
-from .layers import ACTIVATIONS, NORMS, exact_conv, make_activation, make_norm  # noqa: E402
-from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec  # noqa: E402
+from gansearch.plugins import (
+    ACTIVATIONS, NORMS, REQUIRED, Augmentation, Block, BlockArgs, DataRequest, Dataset, Extractor, ExtractorRequest,
+    Features, Metric, Paired, exact_conv, hookimpl, make_activation, make_norm,
+)
 
-_LAZY = {  # public name -> module that defines it
-    "trials_dataframe": "analysis", "best_trial": "analysis", "pareto_trials": "analysis",
-    "load_generator": "analysis",
-    "run_study": "runner", "prepare": "study", "load_config": "config", "StudyConfig": "config",
-    "load_registry": "plugins", "get_plugin_manager": "plugins", "Registry": "plugins",
-    "build_pair": "builder", "Generator": "builder", "Discriminator": "builder",
-    "Scorer": "scoring", "evaluate": "evaluation", "held_out_conditions": "evaluation", "train": "trainer", "study_schema": "schema",
+_compat.install()  # gansearch 0.1's module paths (gansearch.builder, ...) keep working, with a DeprecationWarning
+
+_LAZY = {  # public name -> the module that defines it, imported on first use
+    "testing": "gansearch.testing",
+    "trials_dataframe": "gansearch.results", "best": "gansearch.results", "pareto_trials": "gansearch.results",
+    "evaluate": "gansearch.results", "load_generator": "gansearch.results",
+    "open_study": "gansearch.store", "export_generator": "gansearch.nets",
 }
 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gansearch' has no attribute {name!r}")
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "testing" else getattr(module, name)
+    else:
+        from gansearch._compat import moved_name
+
+        value = moved_name(name)  # an older front's name: works, with a DeprecationWarning
+    globals()[name] = value
+    return value
 
 
 __all__ = [
-    "ACTIVATIONS", "ArchSpec", "Augmentation", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
-    "Extractor", "ExtractorRequest", "Features", "GansearchError", "GansearchWarning", "Metric", "LayerSpec", "NORMS", "NetSpec", "Paired", "PluginError", "REQUIRED", "StudyConfigError",
-    "StudyNotFound", "TrainSpec", "TrialDiverged", "exact_conv", "hookimpl", "make_activation", "make_norm",
-    *_LAZY,
+    "ACTIVATIONS", "Augmentation", "Block", "BlockArgs", "BlockShapeError", "DataRequest", "Dataset", "DatasetError",
+    "Extractor", "ExtractorRequest", "Features", "GansearchError", "GansearchWarning", "Metric", "NORMS", "Paired",
+    "PluginError", "REQUIRED", "StudyConfigError", "StudyNotFound", "TrialDiverged", "__version__", "exact_conv",
+    "hookimpl", "make_activation", "make_norm", *_LAZY,
 ]

@@ -1,5 +1,5 @@
 """``python -m gansearch``: the command line."""
 
-from .cli import main
+from gansearch.cli import main
 
 main()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .config import PRECISIONS
-from .errors import DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
+from gansearch.config._load import PRECISIONS
+from gansearch.errors import DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
 
 BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
 FORMATS = ("table", "csv", "json", "parquet")
@@ -58,16 +58,16 @@ study_file = click.argument("study", type=click.Path(dir_okay=False, path_type=P
 @edge
 def run(study, n_trials, workers, no_progress, timings):
     """Run (or resume) the study described by STUDY (a study.yaml)."""
-    from .timeline import Timeline
+    from gansearch.run._timeline import Timeline
 
     timeline = Timeline() if timings else None
-    from .analysis import frame
-    from .runner import run_study
+    from gansearch.results._dataframe import frame
+    from gansearch.run._runner import run_study
 
     debug = click.get_current_context().find_root().params.get("debug")
     result = run_study(study, n_trials=n_trials, workers=workers, progress=not no_progress, verbose=debug,
                        timeline=timeline)
-    from .config import load_config
+    from gansearch.config._load import load_config
 
     config = load_config(study)
     df = frame(result, config.output_dir)
@@ -86,54 +86,54 @@ def with_se(value, se) -> str:
 
 
 def summary_table(df, top: int = 5) -> str:
-    """The best trials, ties with the best marked, and the best against the baseline trial."""
-    import pandas as pd
+    """The best trials, ties with the best marked, the best against the baseline, and the Pareto set."""
+    from gansearch.results._summaries import baseline_summary, pareto_set, top_trials
 
-    done = df[df["state"] == "complete"].sort_values("score")
+    done = df[df["state"] == "complete"]
     if done.empty:
         return "no complete trial yet"
-    shown = done.head(top)
-    baseline = done[done["baseline"].notna()] if "baseline" in done else done.iloc[:0]
-    if not baseline.empty and baseline.index[0] not in shown.index:
-        shown = pd.concat([shown, baseline.head(1)])
+    shown = top_trials(df, top)
     cols = ["number", "score", "tie", "g_params", "d_params", "g.strides", "d.strides", "duration_s", "samples"]
     view = shown[[c for c in cols if c in shown.columns]].copy()
     view["score"] = [with_se(v, se) for v, se in zip(shown["score"], shown["score_se"])]
     view["tie"] = ["tie" if t else "" for t in shown["tie"]]
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
-    view.insert(1, "", ["baseline" if b == b and b is not None else "" for b in shown["baseline"]])
+    view.insert(1, "", [baseline_mark(b) for b in shown["baseline"]])
     title = "best trial" if len(done) == 1 else f"best {min(top, len(done))} trials"
     lines = [f"{title} (lower score is better; 'tie': within two standard errors of the best):",
              view.to_string(index=False)]
-    lines += baseline_lines(done, baseline)
-    lines += pareto_lines(df)
+    lines += baseline_lines(baseline_summary(done))
+    lines += pareto_lines(pareto_set(df))
     return "\n".join(lines)
 
 
-def pareto_lines(df) -> list[str]:
+def baseline_mark(value) -> str:
+    return "baseline" if value == value and value is not None else ""
+
+
+def pareto_lines(front: list[dict] | None) -> list[str]:
     """A multi-objective study's Pareto set: no trial in it is beaten on every objective by another."""
-    if "pareto" not in df:
+    import pandas as pd
+
+    if not front:
         return []
-    front = df[df["pareto"] == True].sort_values("score")  # noqa: E712 - a boolean column with gaps
-    if front.empty:
-        return []
-    cols = ["number", "score", "g_macs", "g_params", "g_latency_ms", "l1", "psnr", "ssim", "samples"]
-    view = front[[c for c in cols if c in front.columns]].copy()
-    view["score"] = [with_se(v, se) for v, se in zip(front["score"], front["score_se"])]
-    view.insert(1, "", ["baseline" if b == b and b is not None else "" for b in front["baseline"]])
+    view = pd.DataFrame(front)
+    view["score"] = [with_se(v, se) for v, se in zip(view["score"], view["score_se"])]
+    view.insert(1, "", [baseline_mark(b) for b in view.pop("baseline")])
+    view = view.drop(columns=["score_se"]).dropna(axis=1, how="all")
+    view = view[[c for c in view.columns if c != "samples"] + ["samples"]]
     return [f"Pareto set ({len(front)} trials: none is beaten on every objective by another):",
             view.to_string(index=False)]
 
 
-def baseline_lines(done, baseline) -> list[str]:
-    if baseline.empty:
+def baseline_lines(baseline: dict | None) -> list[str]:
+    if baseline is None:
         return []
-    best, base = done.iloc[0], baseline.iloc[0]
-    if best["number"] == base["number"]:
-        return [f"the {base['baseline']} baseline (trial {base['number']}) is the best trial so far"]
-    ratio = best["score"] / base["score"] if base["score"] else float("inf")
-    return [f"best/baseline: {ratio:.3g} (trial {best['number']}: {best['score']:.4g} vs the {base['baseline']} "
-            f"baseline, trial {base['number']}: {base['score']:.4g})"]
+    if baseline["best_number"] == baseline["number"]:
+        return [f"the {baseline['name']} baseline (trial {baseline['number']}) is the best trial so far"]
+    return [f"best/baseline: {baseline['best_over_baseline']:.3g} (trial {baseline['best_number']}: "
+            f"{baseline['best_over_baseline'] * baseline['score']:.4g} vs the {baseline['name']} baseline, trial "
+            f"{baseline['number']}: {baseline['score']:.4g})"]
 
 
 @cli.command()
@@ -144,7 +144,7 @@ def baseline_lines(done, baseline) -> list[str]:
 @edge
 def trials(study, fmt, output):
     """Every trial of STUDY as a table, CSV, JSON or Parquet."""
-    from .analysis import trials_dataframe
+    from gansearch.results._dataframe import trials_dataframe
 
     df = trials_dataframe(study)
     if fmt == "parquet":
@@ -175,8 +175,8 @@ def trials(study, fmt, output):
 def report(study, output):
     """One self-contained HTML report of STUDY (opens offline): history, importances, choices, the
     quality-cost front, pruned and failed trials, and the best trials' samples beside their layers."""
-    from .config import load_config
-    from .report import write_report
+    from gansearch.config._load import load_config
+    from gansearch.results._report import write_report
 
     output = output or load_config(study).output_dir / "report.html"
     click.echo(f"wrote {write_report(study, output)}")
@@ -193,16 +193,16 @@ def report(study, output):
 def export(study, number, fmt, output):
     """Write a trial's generator for use without gansearch: plain PyTorch code and safetensors weights,
     TorchScript, or ONNX. Each export is loaded back and checked against the trial's own images."""
-    from .analysis import best_trial, load_generator
-    from .config import load_config
-    from .export import export_generator
-    from .spec import ArchSpec
+    from gansearch.results._dataframe import best_trial, load_generator
+    from gansearch.config._load import load_config
+    from gansearch.nets._export import export_generator
+    from gansearch.nets._spec import ArchSpec
 
     config = load_config(study)
     g = load_generator(study, number)
     if number is None:
         number = best_trial(study).number
-    from .study import open_study
+    from gansearch.store._open import open_study
 
     trial = next(t for t in open_study(config, create=False).get_trials(deepcopy=False) if t.number == number)
     arch = ArchSpec.from_dict(trial.user_attrs["arch"])
@@ -217,49 +217,23 @@ def export(study, number, fmt, output):
 @edge
 def best(study, as_json):
     """The best trial of STUDY: its score, architecture and training settings."""
-    from .analysis import best_trial
-    from .config import load_config
+    from gansearch.results._summaries import best as best_of
 
-    from .analysis import trials_dataframe
-
-    from .objectives import score_of
-
-    trial = best_trial(study)
-    output_dir = load_config(study).output_dir
-    df = trials_dataframe(study)
-    done = df[df["state"] == "complete"].sort_values("score")
-    tied = [int(n) for n in done.loc[done["tie"], "number"] if n != trial.number]
-    baseline = done[done["baseline"].notna()]
-    score = score_of(trial)
-    info = {"number": trial.number, "score": score, "score_se": trial.user_attrs.get("score_se"),
-            "ties": tied, "metrics": trial.user_attrs.get("metrics", {}), "params": trial.params,
-            "arch": trial.user_attrs.get("arch"), "train": trial.user_attrs.get("train"),
-            "baseline": None if baseline.empty else {
-                "name": baseline.iloc[0]["baseline"], "number": int(baseline.iloc[0]["number"]),
-                "score": float(baseline.iloc[0]["score"]),
-                "best_over_baseline": float(score / baseline.iloc[0]["score"])},
-            "samples": str(output_dir / trial.user_attrs["samples"]) if "samples" in trial.user_attrs else None,
-            "generator": str(output_dir / trial.user_attrs["generator"]) if "generator" in trial.user_attrs else None,
-            "costs": {k: trial.user_attrs.get(k) for k in ("g_params", "g_macs", "g_latency_ms", "latency_batch")}}
-    if "pareto" in df:
-        info["pareto"] = [{"number": int(r.number), "score": float(r.score),
-                           **{k: (None if getattr(r, k) != getattr(r, k) else float(getattr(r, k)))
-                              for k in ("g_macs", "g_params", "g_latency_ms")}}
-                          for r in df[df["pareto"] == True].sort_values("score").itertuples()]  # noqa: E712
+    info = best_of(study)
     if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
+        click.echo(json.dumps(info.as_dict(), indent=2, default=str))
         return
-    for line in pareto_lines(df):
+    for line in pareto_lines(info.pareto):
         click.echo(line)
-    click.echo(f"best trial: #{trial.number}  score {with_se(score, info['score_se'])}"
-               + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in tied)})" if tied else ""))
-    for line in baseline_lines(done, baseline):
+    click.echo(f"best trial: #{info.number}  score {with_se(info.score, info.score_se)}"
+               + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in info.ties)})" if info.ties else ""))
+    for line in baseline_lines(info.baseline):
         click.echo(line)
-    metrics = info["metrics"]
+    metrics = info.metrics
     if metrics:
         click.echo("metrics: " + ", ".join(f"{k} {with_se(v, metrics.get(f'{k}_se'))}"
                                            for k, v in metrics.items() if not k.endswith("_se")))
-    arch = info["arch"]
+    arch = info.arch
     for name in ("generator", "discriminator"):
         net = arch[name]
         click.echo(f"{name}:")
@@ -276,13 +250,13 @@ def best(study, as_json):
         if name == "discriminator":
             click.echo("  head: " + ("1x1 conv -> a map of logits (patch)" if net.get("head") == "patch"
                                      else "linear -> 1 logit") + ("; sees the condition" if net.get("conditional") else ""))
-    click.echo("train: " + ", ".join(f"{k}={v}" for k, v in info["train"].items()))
-    costs = info["costs"]
+    click.echo("train: " + ", ".join(f"{k}={v}" for k, v in info.train.items()))
+    costs = info.costs
     if costs.get("g_macs") is not None:
         click.echo(f"cost: {costs['g_params']:,} parameters, {costs['g_macs']:,} MACs per image, "
                    f"{costs['g_latency_ms']:.3g} ms per batch of {costs['latency_batch']}")
-    click.echo(f"samples: {info['samples']}")
-    click.echo(f"generator weights: {info['generator']}")
+    click.echo(f"samples: {info.samples}")
+    click.echo(f"generator weights: {info.generator}")
 
 
 @cli.command()
@@ -294,9 +268,9 @@ def best(study, as_json):
 @edge
 def evaluate(study, folder, device, as_json):
     """Score the images in a folder against STUDY's real data: every metric, with standard errors."""
-    from .evaluation import check_images, load_images
-    from .scoring import Scorer
-    from .study import prepare
+    from gansearch.results._evaluation import check_images, load_images
+    from gansearch.score._scorer import Scorer
+    from gansearch.study._prepare import prepare
 
     check_device_option(device)
     prepared = prepare(study)
@@ -324,8 +298,8 @@ def plugins(study):
 
     With STUDY, the plugins listed in that study file are included.
     """
-    from .config import load_config
-    from .plugins import load_registry
+    from gansearch.config._load import load_config
+    from gansearch.plugins._registry import load_registry
 
     if study is not None:
         config = load_config(study)
@@ -362,7 +336,7 @@ def schema(output):
     then make this the first line of study.yaml (VS Code's YAML extension, yaml-language-server):
     # yaml-language-server: $schema=study.schema.json
     """
-    from .schema import study_schema
+    from gansearch.config._schema import study_schema
 
     text = json.dumps(study_schema(), indent=2) + "\n"
     if output is None:
@@ -373,8 +347,8 @@ def schema(output):
 
 def check_device_option(device: str, allow_auto: bool = False) -> None:
     """``--device``: cpu, cuda or cuda:N (or auto) that exists on this machine; else one line, exit 2."""
-    from .config import DEVICES_HELP
-    from .devices import cuda_count
+    from gansearch.config._load import DEVICES_HELP
+    from gansearch.train._devices import cuda_count
 
     index = device.partition(":")[2]
     if not ((allow_auto and device == "auto") or device in ("cpu", "cuda")
@@ -419,7 +393,7 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, precisi
     default parallelism; prints images/s, trials/hour, the ratio b/a and TFLOP/s against a peak measured
     in the same run.
     """
-    from .bench import BenchConfig, format_report, measure_layouts, run_bench
+    from gansearch.bench._trainer_bench import BenchConfig, format_report, measure_layouts, run_bench
 
     check_device_option(device, allow_auto=True)
     config = BenchConfig(device=device, resolution=int(resolution), width=width, batch_size=batch_size,
@@ -443,8 +417,8 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, precisi
 def calibrate(study, device):
     """Check STUDY's objective on its own data: held-out real images against noise, blur, mode dropping,
     flips and collapse, each with its standard error, and Kendall's tau against the intended order."""
-    from .calibration import calibrate as run_calibration
-    from .study import prepare
+    from gansearch.score._calibration import calibrate as run_calibration
+    from gansearch.study._prepare import prepare
 
     check_device_option(device)
     prepared = prepare(study)
@@ -475,7 +449,7 @@ def calibrate(study, device):
 def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output):
     """Search quality in one run: the best of TRIALS trials against the DCGAN baseline, TPE against random
     search, and median pruning against none, on digits 16x16 and shapes 32x32 over SEEDS seeds."""
-    from .searchbench import SUITES, VARIANTS, format_report, run_search_bench
+    from gansearch.bench._search_bench import SUITES, VARIANTS, format_report, run_search_bench
 
     check_device_option(device, allow_auto=True)
     chosen = [v.strip() for v in variants.split(",") if v.strip()]

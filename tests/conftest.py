@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gansearch.cli import cli
 from gansearch.plugins import AUTOLOAD_ENV
-from gansearch.scoring import CACHE_ENV
+from gansearch._cache import CACHE_ENV
 
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
@@ -121,9 +121,9 @@ def quickstart(tmp_path_factory):
 def interrupt_trial(monkeypatch):
     """``interrupt_trial(n)``: the n-th trial this process trains is hit by Ctrl-C (KeyboardInterrupt) at its
     first training step after setup."""
-    from gansearch import runner
+    from gansearch.run import _objective as objective
 
-    real = runner.Training
+    real = objective.Training
 
     def arm(n):
         calls = {"n": 0}
@@ -139,7 +139,7 @@ def interrupt_trial(monkeypatch):
                     raise KeyboardInterrupt
                 super().step()
 
-        monkeypatch.setattr(runner, "Training", HitByCtrlC)
-        return lambda: monkeypatch.setattr(runner, "Training", real)  # disarm
+        monkeypatch.setattr(objective, "Training", HitByCtrlC)
+        return lambda: monkeypatch.setattr(objective, "Training", real)  # disarm
 
     return arm

@@ -9,8 +9,9 @@ import pytest
 import torch
 import yaml
 
-from gansearch.baseline import Baseline, baseline_params, dcgan_arch, dcgan_train_values, make_baseline
-from gansearch.builder import build_pair
+from gansearch.search import Baseline, dcgan_arch, make_baseline
+from gansearch.search._baseline import baseline_params, dcgan_train_values
+from gansearch.nets import build_pair
 from gansearch.errors import StudyConfigError
 from gansearch.study import prepare
 

@@ -9,7 +9,7 @@ it holds it fails and must be turned into a plain test.
 import pytest
 import yaml
 
-from gansearch.calibration import INTENDED, calibrate, degrade, kendall_tau
+from gansearch.score import INTENDED, calibrate, degrade, kendall_tau
 from gansearch.study import prepare
 
 STUDIES = {

@@ -4,7 +4,8 @@ import torch
 import torch.nn as nn
 
 import gansearch
-from gansearch.costs import LATENCY_BATCH, latency_ms, macs
+from gansearch.nets import LATENCY_BATCH, latency_ms, macs
+from gansearch.run import run_study
 
 
 def test_macs_of_a_conv_and_a_linear_layer_are_what_arithmetic_says():
@@ -15,7 +16,7 @@ def test_macs_of_a_conv_and_a_linear_layer_are_what_arithmetic_says():
 
 def test_latency_is_a_positive_median_in_milliseconds():
     from gansearch.bench import dcgan_spec
-    from gansearch.builder import build_pair
+    from gansearch.nets import build_pair
     from gansearch.plugins import load_registry
 
     spec = dcgan_spec(16, 8)
@@ -25,7 +26,7 @@ def test_latency_is_a_positive_median_in_milliseconds():
 
 def test_every_trial_records_its_generator_and_discriminator_costs(tiny_study):
     path = tiny_study(n_trials=3)
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["g_macs"] > 0).all() and (df["d_macs"] > 0).all() and (df["g_latency_ms"] > 0).all()
     assert (df["latency_batch"] == LATENCY_BATCH).all()

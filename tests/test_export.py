@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 import gansearch
 from gansearch.cli import cli
-from gansearch.costs import generator_input
-from gansearch.spec import ArchSpec
+from gansearch.nets import generator_input
+from gansearch.nets import ArchSpec
+from gansearch.results import best_trial
+from gansearch.run import run_study
 
 LOADERS = {
     "pytorch": """
@@ -54,7 +56,7 @@ def studies(tmp_path_factory):
                                 "skips: [true]}\ngenerator: {blocks:").replace("metrics: [fd]", "objective: l1")
         path = folder / "study.yaml"
         path.write_text(text)
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
         made[task] = path
     return made
 
@@ -66,7 +68,7 @@ def test_an_export_loads_without_gansearch_and_makes_the_trials_images(studies, 
     out = tmp_path / "export"
     result = CliRunner().invoke(cli, ["export", str(path), "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    best = gansearch.best_trial(path)
+    best = best_trial(path)
     arch = ArchSpec.from_dict(best.user_attrs["arch"])
     x = generator_input(arch, 5).normal_(generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
     torch.save(x, tmp_path / "x.pt")

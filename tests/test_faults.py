@@ -15,12 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch import artifacts, journal, runner
+from gansearch.store import _artifacts as artifacts, _journal as journal
+from gansearch.run import _objective as objective
 from gansearch.cli import cli
-from gansearch.study import load_config, open_study
-from gansearch.workers import STOP_GRACE_S
+from gansearch.config import load_config
+from gansearch.store import open_study
+from gansearch.run import STOP_GRACE_S
 
 from conftest import tiny_study_text
+from gansearch.run import run_study
 
 ENV = {**os.environ, "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1"}
 CMD = [sys.executable, "-c", "from gansearch.cli import main; main()"]
@@ -33,7 +36,7 @@ def finished_study(tmp_path_factory):
     (folder / "study.yaml").write_text(tiny_study_text(n_trials=2, g_blocks="deconv"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
-        gansearch.run_study(folder / "study.yaml", progress=False)
+        run_study(folder / "study.yaml", progress=False)
     return folder
 
 
@@ -80,7 +83,7 @@ def test_a_damaged_journal_keeps_every_intact_record_and_the_study_goes_on(copy_
     backups = list(log.parent.glob("journal.log.damaged-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == damaged  # the damaged original, set aside whole
     assert not journal.is_damaged(log)
-    gansearch.run_study(path, n_trials=3, progress=False)  # and the study goes on
+    run_study(path, n_trials=3, progress=False)  # and the study goes on
     assert list(gansearch.trials_dataframe(path)["state"]) == ["complete"] * 3  # nothing finished was lost
     for command in (["trials", str(path)], ["best", str(path)]):
         result = CliRunner().invoke(cli, command)
@@ -91,7 +94,7 @@ def test_a_run_repairs_the_journal_before_it_writes(copy_of):
     path, log = copy_of
     insert_garbage(log)
     with pytest.warns(gansearch.GansearchWarning, match="repaired a damaged journal: kept"):
-        gansearch.run_study(path, n_trials=3, progress=False)
+        run_study(path, n_trials=3, progress=False)
     assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 3
 
 
@@ -114,7 +117,7 @@ def test_a_lost_journal_is_rebuilt_from_the_trial_records_and_no_file_is_overwri
     assert (df["duration_s"] > 0).all() and list(df["lr_g"]) == list(before["lr_g"])
     assert list(df["samples"]) == list(before["samples"])
     gansearch.load_generator(path, 1)  # their weights still load
-    gansearch.run_study(path, n_trials=3, progress=False)  # the study goes on; new trials, new files
+    run_study(path, n_trials=3, progress=False)  # the study goes on; new trials, new files
     assert list(gansearch.trials_dataframe(path)["state"]) == ["complete"] * 3
     assert (log.parent / "trials" / "00001" / "samples.png").read_bytes() == old_png
     assert (log.parent / "trials" / "00002" / "samples.png").exists()
@@ -125,7 +128,7 @@ def test_a_lost_journal_beside_an_earlier_studys_files_moves_them_aside(copy_of)
     log.unlink()
     path.write_text(path.read_text().replace("widths: [8, 16]", "widths: [8, 12]"))  # another search space
     with pytest.warns(gansearch.GansearchWarning, match="earlier study with another search space"):
-        gansearch.run_study(path, n_trials=1, progress=False)
+        run_study(path, n_trials=1, progress=False)
     moved = list(log.parent.glob("trials-before-*"))
     assert len(moved) == 1 and (moved[0] / "00001" / "trial.json").exists()
     assert len(gansearch.trials_dataframe(path)) == 1
@@ -147,7 +150,7 @@ def test_a_torn_record_that_created_a_trial_cuts_the_journal_and_the_trial_comes
     assert df.loc[1, "restored_from"].startswith("trials-adopted-")
     assert list(df["lr_g"]) == list(before["lr_g"]) and df["g.strides"].notna().all()
     gansearch.load_generator(path, 1)
-    gansearch.run_study(path, n_trials=3, progress=False)  # new trial 2 writes trials/00002, over nothing
+    run_study(path, n_trials=3, progress=False)  # new trial 2 writes trials/00002, over nothing
     assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 3
 
 
@@ -186,7 +189,7 @@ def test_a_new_study_moves_an_earlier_studys_files_aside(copy_of):
     (log.parent / "trials" / "00001" / "trial.json").unlink()
     old = (log.parent / "trials" / "00000" / "generator.pt").read_bytes()
     with pytest.warns(gansearch.GansearchWarning):
-        gansearch.run_study(path, n_trials=1, progress=False)
+        run_study(path, n_trials=1, progress=False)
     moved = list(log.parent.glob("trials-before-*"))
     assert len(moved) == 1 and (moved[0] / "00000" / "generator.pt").read_bytes() == old
 
@@ -209,7 +212,7 @@ def test_artifacts_that_cannot_be_saved_fail_the_trial_with_the_cause(tiny_study
     trials.parent.mkdir(parents=True)
     trials.write_text("a file where the trials folder should be")
     with pytest.raises(gansearch.GansearchError, match="5 trials in a row failed"):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["failure"].str.contains("cannot save the trial's artifacts") & df["failure"].str.contains(
         "Not a directory|File exists")).all()
@@ -243,7 +246,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_storage_readable(
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 return real_save(*args, **kwargs)
 
-            monkeypatch.setattr(runner, "save_trial", save)
+            monkeypatch.setattr(objective, "save_trial", save)
         result = CliRunner().invoke(cli, ["run", "--no-progress", str(path)])
         assert result.exit_code == 1 and result.output.strip(), (result.output, result.exception, result.stderr)
         (error,) = [line for line in result.output.splitlines() if line.startswith("Error: ")]

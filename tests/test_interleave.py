@@ -13,16 +13,18 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import gansearch
-import gansearch.bench
+from gansearch.bench import _trainer_bench as trainer_bench
 from gansearch.cli import cli
 from gansearch.config import load_config
-from gansearch.devices import layout_file, plan_workers, save_layout
-from gansearch.interleave import Lane, interleave, lanes_for
-from gansearch.randomness import TrialRandom
-from gansearch.scoring import CACHE_ENV
-from gansearch.spec import TrainSpec
-from gansearch.study import open_study
-from gansearch.trainer import Training, train
+from gansearch.train import layout_file, plan_workers, save_layout
+from gansearch.train import Lane, interleave, lanes_for
+from gansearch.train import TrialRandom
+from gansearch._cache import CACHE_ENV
+from gansearch.nets import TrainSpec
+from gansearch.store import open_study
+from gansearch.train import Training, train
+from gansearch.plugins import load_registry
+from gansearch.run import run_study
 
 
 class Job:
@@ -142,9 +144,9 @@ class TrainingJob:
 
 
 def test_interleaved_trainings_equal_the_same_trainings_run_one_after_another():
-    from gansearch.augment import make_policy
+    from gansearch.plugins import make_policy
 
-    policy = make_policy("color,translation,cutout", gansearch.load_registry(entry_points=False))
+    policy = make_policy("color,translation,cutout", load_registry(entry_points=False))
     data = torch.rand(64, 1, 4, 4) * 2 - 1
     seeds = [3, 5, 7, 11]
     alone = []
@@ -183,10 +185,10 @@ def packed(path, lanes):
 
 
 def test_a_packed_worker_interleaves_its_trials_and_repeats_a_one_at_a_time_run(tiny_study, monkeypatch):
-    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 1)  # one torch thread either way: same sums
-    one = gansearch.run_study(packed(tiny_study(n_trials=6, name="one.yaml"), 1), progress=False)
+    monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 1)  # one torch thread either way: same sums
+    one = run_study(packed(tiny_study(n_trials=6, name="one.yaml"), 1), progress=False)
     path = packed(tiny_study(n_trials=6, name="three.yaml"), 3)
-    three = gansearch.run_study(path, progress=False)
+    three = run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() == 6 and df["score"].notna().all()
     assert df["worker"].str.contains("/lane-").all() and df["worker"].nunique() == 3
@@ -200,7 +202,7 @@ def test_a_packed_tpe_study_proposes_no_trial_twice_and_repeats_exactly(tiny_stu
         path = tiny_study(n_trials=6, name=name, lr_g="{low: 1.0e-4, high: 1.0e-3, log: true}")
         path.write_text(path.read_text().replace("workers: 1", "workers: 1\ntrials_per_worker: 3")
                         .replace("name: tiny", f"name: {path.stem}"))
-        return gansearch.run_study(path, progress=False)
+        return run_study(path, progress=False)
 
     a, b = run("a.yaml"), run("b.yaml")
     params = [tuple(sorted(t.params.items())) for t in a.trials]
@@ -209,10 +211,8 @@ def test_a_packed_tpe_study_proposes_no_trial_twice_and_repeats_exactly(tiny_stu
 
 
 def test_ctrl_c_records_every_interleaved_trial_as_interrupted(tiny_study, monkeypatch):
-    from gansearch import runner
-
     path = packed(tiny_study(n_trials=6, steps=200), 3)
-    real_step = runner.Training.step
+    real_step = Training.step
     steps = {"n": 0}
 
     def step(self):
@@ -221,9 +221,9 @@ def test_ctrl_c_records_every_interleaved_trial_as_interrupted(tiny_study, monke
             raise KeyboardInterrupt("Ctrl-C")
         real_step(self)
 
-    monkeypatch.setattr(runner.Training, "step", step)
+    monkeypatch.setattr(Training, "step", step)
     with pytest.raises(KeyboardInterrupt):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     trials = open_study(load_config(path), create=False).trials
     assert [t.state.name for t in trials] == ["FAIL"] * 3
     assert {t.user_attrs["failure"] for t in trials} == {"interrupted (Ctrl-C)"}
@@ -243,7 +243,7 @@ def test_a_real_sigint_mid_run_stops_every_interleaved_trial_and_each_is_recorde
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            gansearch.run_study(path, progress=False)
+            run_study(path, progress=False)
     finally:
         for t in timers:
             t.cancel()
@@ -261,7 +261,7 @@ def layout_cache(tmp_path, monkeypatch):
 
 
 def test_workers_auto_uses_the_layout_measured_on_this_kind_of_device(monkeypatch, layout_cache):
-    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 8)
+    monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 8)
     assert [(s.threads, s.trials) for s in plan_workers(["cpu"], "auto")] == [(1, 1)] * 8  # nothing measured yet
     save_layout("cpu", [{"workers": 8, "trials_per_worker": 1, "img_s": 100.0},
                         {"workers": 2, "trials_per_worker": 3, "img_s": 250.0}], {})
@@ -270,26 +270,26 @@ def test_workers_auto_uses_the_layout_measured_on_this_kind_of_device(monkeypatc
     assert [(s.threads, s.trials) for s in slots] == [(4, 3)] * 2 and "measured" in slots[0].measured
     assert [s.trials for s in plan_workers(["cpu"], "auto", 1)] == [1] * 2  # an explicit value wins
     assert [(s.threads, s.trials) for s in plan_workers(["cpu"], 4, 2)] == [(2, 2)] * 4
-    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 16)  # measured on another machine: ignored
+    monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 16)  # measured on another machine: ignored
     assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [1] * 16
 
 
 def test_auto_layouts_never_start_more_worker_processes_than_host_cores(monkeypatch, layout_cache):
-    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 4)
+    monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 4)
     save_layout("cpu", [{"workers": 6, "trials_per_worker": 3, "img_s": 1.0}], {})  # a hand-edited file, say
     assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [3] * 4
 
 
 def test_bench_layouts_measures_and_keeps_the_fastest(tmp_path, monkeypatch, layout_cache):
-    monkeypatch.setattr("gansearch.bench.candidate_layouts", lambda device: [(1, 1), (1, 2), (1, 3)])
-    real = gansearch.bench.timed_study
+    monkeypatch.setattr("gansearch.bench._trainer_bench.candidate_layouts", lambda device: [(1, 1), (1, 2), (1, 3)])
+    real = trainer_bench.timed_study
 
     def broken_third(spec, cfg, slots, n_trials):
         if slots[0].trials == 3:  # a layout that fails is recorded as failed; the others still count
             raise gansearch.GansearchError("benchmark worker failed: RuntimeError: out of memory")
         return real(spec, cfg, slots, n_trials)
 
-    monkeypatch.setattr(gansearch.bench, "timed_study", broken_third)
+    monkeypatch.setattr(trainer_bench, "timed_study", broken_third)
     out = tmp_path / "layouts.json"
     result = CliRunner().invoke(cli, ["bench", "--layouts", "--device", "cpu", "--resolution", "16", "--steps", "10",
                                       "--trials", "2", "-o", str(out)])

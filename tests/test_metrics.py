@@ -7,8 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gansearch.metrics import (class_shares, coverage, entropy, frechet_distance, jackknife, kth_neighbour_radii,
-                               knn_precision, knn_recall, mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics)
+from gansearch.score import class_shares, coverage, entropy, frechet_distance, jackknife, kth_neighbour_radii, knn_precision, knn_recall, mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics
 
 
 def random_cov(d, seed):

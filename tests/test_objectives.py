@@ -8,15 +8,16 @@ import gansearch
 from gansearch.cli import cli
 from gansearch.config import config_from_dict
 from gansearch.errors import StudyConfigError
-from gansearch.objectives import MIN_PEERS, directions, should_prune_on_quality
+from gansearch.search import MIN_PEERS, directions, should_prune_on_quality
 
 from conftest import with_changes
+from gansearch.run import run_study
 
 
 def test_a_score_and_macs_study_keeps_the_pareto_set_and_prints_it(tiny_study):
     path = tiny_study(n_trials=8, steps=20)
     path.write_text(path.read_text() + "objectives: [score, g_macs]\n")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     done = df[df["state"] == "complete"]
     front = done[done["pareto"] == True]  # noqa: E712

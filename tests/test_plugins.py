@@ -7,10 +7,10 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.builder import build_layer
+from gansearch.nets import build_layer
 from gansearch.cli import cli
 from gansearch.plugins import collect, get_plugin_manager, load_registry
-from gansearch.spec import LayerSpec
+from gansearch.nets import LayerSpec
 from gansearch.study import prepare
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle"
@@ -286,7 +286,7 @@ def test_a_block_with_a_scale_gansearch_does_not_know_gets_one_clear_error():
 
 def test_a_block_that_declares_its_strides_is_offered_only_those():
     from gansearch.config import config_from_dict
-    from gansearch.space import SearchSpace
+    from gansearch.search import SearchSpace
 
     @gansearch.hookimpl
     def register_blocks(register):
@@ -296,7 +296,7 @@ def test_a_block_that_declares_its_strides_is_offered_only_those():
     import types
 
     plugin = types.SimpleNamespace(register_blocks=register_blocks)
-    registry = gansearch.load_registry([plugin], entry_points=False)
+    registry = load_registry([plugin], entry_points=False)
     raw = {"name": "t", "data": {"name": "digits", "resolution": 16},
            "generator": {"blocks": ["up3", "deconv"], "strides": [1, 2, 3], "depth": {"low": 2, "high": 2},
                          "widths": [4]},

@@ -9,11 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.builder import build_pair
+from gansearch.nets import build_pair
 from gansearch.cli import cli
-from gansearch.scoring import Scorer
-from gansearch.spec import ArchSpec
-from gansearch.study import open_study, prepare
+from gansearch.score import Scorer
+from gansearch.nets import ArchSpec
+from gansearch.store import open_study
+from gansearch.study import prepare
+from gansearch.results import best_trial
+from gansearch.config import load_config
 
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
@@ -44,7 +47,7 @@ def test_complete_trials_carry_every_metric_with_its_standard_error(quickstart):
 
 def test_trained_generator_scores_far_better_than_the_same_generator_untrained(quickstart):
     path, _ = quickstart
-    best = gansearch.best_trial(path)
+    best = best_trial(path)
     prepared = prepare(path)
     scorer = Scorer.for_study(prepared)
     untrained, _ = build_pair(ArchSpec.from_dict(best.user_attrs["arch"]), prepared.registry, best.user_attrs["seed"])
@@ -84,7 +87,7 @@ def test_trials_table_and_best_print_for_people(quickstart):
     table = CliRunner().invoke(cli, ["trials", str(path)])
     assert table.exit_code == 0 and table.output.split()[0] == "number"
     best = CliRunner().invoke(cli, ["best", str(path)])
-    trial = gansearch.best_trial(path)
+    trial = best_trial(path)
     assert best.exit_code == 0
     assert best.output.startswith(f"best trial: #{trial.number}  score {trial.value:.4g} ± ")
     assert "metrics: fd " in best.output and "fd@classifier" in best.output
@@ -97,7 +100,7 @@ def test_pruned_trials_never_count_as_best(quickstart):
     path, result = quickstart
     df = gansearch.trials_dataframe(path)
     complete = df[df["state"] == "complete"]
-    assert gansearch.best_trial(path).number == complete.loc[complete["score"].idxmin(), "number"]
+    assert best_trial(path).number == complete.loc[complete["score"].idxmin(), "number"]
     table = result.output.split("best ")[-1]
     for number in df[df["state"] == "pruned"]["number"]:
         assert f"\n {number:>6} " not in table and f"\n{number:>7} " not in table
@@ -113,6 +116,6 @@ def test_one_worker_runs_of_the_quickstart_are_identical(tmp_path):
         result = CliRunner().invoke(cli, ["run", str(folder / "quickstart.yaml"), "--workers", "1", "--n-trials", "3",
                                           "--no-progress"])
         assert result.exit_code == 0, result.output
-        study = open_study(gansearch.load_config(folder / "quickstart.yaml"), create=False)
+        study = open_study(load_config(folder / "quickstart.yaml"), create=False)
         runs.append([(t.params, t.value, t.intermediate_values) for t in study.trials])
     assert runs[0] == runs[1] and len(runs[0]) == 3

@@ -8,9 +8,10 @@ from pathlib import Path
 import yaml
 
 import gansearch
-from gansearch import hookspecs
+from gansearch.plugins import _hookspecs as hookspecs
 from gansearch.config import config_from_dict
 from gansearch.study import prepare
+from gansearch.run import run_study
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
@@ -46,7 +47,7 @@ def test_plugin_how_to_works_as_written(tmp_path, monkeypatch):
         (tmp_path / name).write_text(block_named(f"# {name}"))
     prepared = prepare(tmp_path / "my_study.yaml")
     assert prepared.registry.blocks["sep_conv"].plugin == "my_blocks.py"
-    study = gansearch.run_study(tmp_path / "my_study.yaml", progress=False)
+    study = run_study(tmp_path / "my_study.yaml", progress=False)
     used = {layer["block"] for t in study.get_trials() for layer in t.user_attrs["arch"]["discriminator"]["layers"]}
     assert "sep_conv" in used and len(study.get_trials()) == 4
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_blocks.py"],
@@ -77,6 +78,6 @@ def test_evaluate_snippet_runs_on_a_real_study(quickstart, capsys):
 def test_metric_plugin_how_to_works_as_written(tiny_study, tmp_path):
     (tmp_path / "my_metrics.py").write_text(block_named("# my_metrics.py"))
     path = tiny_study(n_trials=1, plugins="[my_metrics.py]", metrics="auto")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert df.loc[0, "mean_gap"] > 0 and df.loc[0, "mean_gap_se"] >= 0

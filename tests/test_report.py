@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import gansearch
 from gansearch.cli import cli
+from gansearch.run import run_study
 
 
 def browser() -> str:
@@ -32,7 +33,7 @@ def reported(tmp_path_factory):
     path = folder / "study.yaml"
     path.write_text(tiny_study_text(n_trials=8, baseline="dcgan")
                     .replace("pruner: none", "pruner: median") + "objectives: [score, g_macs]\n")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     result = CliRunner().invoke(cli, ["report", str(path), "-o", str(folder / "report.html")])
     assert result.exit_code == 0, result.output
     return path, folder / "report.html"
@@ -77,7 +78,7 @@ def test_pruned_and_failed_trials_are_listed_with_their_reasons(reported):
 def test_failed_trials_are_listed_with_their_failure():
     import pandas as pd
 
-    from gansearch.report import failures_table
+    from gansearch.results._report import failures_table
 
     df = pd.DataFrame({"number": [3, 4], "state": ["fail", "pruned"], "failure": ["TrialDiverged: non-finite loss",
                        None], "pruned_at": [None, 100]})

@@ -8,16 +8,19 @@ from click.testing import CliRunner
 from PIL import Image
 
 import gansearch
-from gansearch import runner
+from gansearch.score import Scorer
+from gansearch.train import Training
 from gansearch.cli import cli
-from gansearch.study import open_study, load_config
+from gansearch.store import open_study
+from gansearch.config import load_config
+from gansearch.run import run_study
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle" / "gansearch_pixelshuffle.py"
 
 
 def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
     path = tiny_study(n_trials=3)
-    study = gansearch.run_study(path, progress=False)
+    study = run_study(path, progress=False)
     trials = study.get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
     out = path.parent / "runs" / "tiny"
@@ -39,20 +42,20 @@ def test_run_writes_samples_and_weights_for_every_trial(tiny_study):
 
 def test_run_resumes_and_keeps_finished_trials(tiny_study):
     path = tiny_study(n_trials=2)
-    first = {t.number: (t.value, t.params) for t in gansearch.run_study(path, progress=False).get_trials()}
-    study = gansearch.run_study(path, progress=False)  # already done: nothing new
+    first = {t.number: (t.value, t.params) for t in run_study(path, progress=False).get_trials()}
+    study = run_study(path, progress=False)  # already done: nothing new
     assert len(study.get_trials()) == 2
-    study = gansearch.run_study(path, n_trials=4, progress=False)
+    study = run_study(path, n_trials=4, progress=False)
     after = {t.number: (t.value, t.params) for t in study.get_trials()}
     assert len(after) == 4 and {n: after[n] for n in first} == first
 
 
 def test_two_runs_with_the_same_seed_are_identical(tiny_study, tmp_path):
-    a = gansearch.run_study(tiny_study(n_trials=3, name="a.yaml"), progress=False)
+    a = run_study(tiny_study(n_trials=3, name="a.yaml"), progress=False)
     b_path = tmp_path / "b" / "study.yaml"
     b_path.parent.mkdir()
     b_path.write_text((tmp_path / "a.yaml").read_text())
-    b = gansearch.run_study(b_path, progress=False)
+    b = run_study(b_path, progress=False)
     assert [(t.params, t.value) for t in a.get_trials()] == [(t.params, t.value) for t in b.get_trials()]
 
 
@@ -60,24 +63,24 @@ def test_a_crash_mid_study_loses_no_finished_trial(tiny_study, interrupt_trial):
     path = tiny_study(n_trials=4)
     disarm = interrupt_trial(3)
     with pytest.raises(KeyboardInterrupt):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     states = [t.state.name for t in open_study(load_config(path), create=False).get_trials()]
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
     disarm()
-    study = gansearch.run_study(path, progress=False)
+    study = run_study(path, progress=False)
     assert [t.state.name for t in study.get_trials()].count("COMPLETE") == 4
 
 
 def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study, monkeypatch):
     path = tiny_study(n_trials=2)
-    real_score = runner.Scorer.score
+    real_score = Scorer.score
     scores = iter([float("nan")])
 
     def nan_once(self, g):
         return next(scores, None) or real_score(self, g)
 
-    monkeypatch.setattr(runner.Scorer, "score", nan_once)
-    gansearch.run_study(path, progress=False)
+    monkeypatch.setattr(Scorer, "score", nan_once)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert list(df["state"]) == ["fail", "complete", "complete"]
     assert "TrialDiverged: non-finite score at step 10" in df.loc[0, "failure"]
@@ -86,7 +89,7 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study
 
 def test_a_plugin_block_named_by_path_is_used_by_the_search(tiny_study):
     path = tiny_study(n_trials=2, plugins=f"[{PIXELSHUFFLE}]", g_blocks="pixel_shuffle")
-    study = gansearch.run_study(path, progress=False)
+    study = run_study(path, progress=False)
     for t in study.get_trials():
         assert t.state.name == "COMPLETE"
         assert {layer["block"] for layer in t.user_attrs["arch"]["generator"]["layers"]} == {"pixel_shuffle"}
@@ -98,7 +101,7 @@ def test_pruned_trials_record_where_they_stopped(tiny_study):
     path = tiny_study(n_trials=8)
     path.write_text(path.read_text().replace("pruner: none", "pruner: median").replace(
         "steps: 20", "steps: 40").replace("lr_g: [2.0e-4, 5.0e-4]", "lr_g: {low: 1.0e-6, high: 1.0e-2, log: true}"))
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     pruned = df[df["state"] == "pruned"]
     assert (df["state"].isin(["complete", "pruned"])).sum() == 8
@@ -109,21 +112,21 @@ def test_pruned_trials_record_where_they_stopped(tiny_study):
 def test_resuming_proposes_new_trials_rather_than_replaying_the_first_ones(tiny_study):
     path = tiny_study(n_trials=2)
     path.write_text(path.read_text().replace("pruner: none", "pruner: none\nsampler: random"))  # no TPE model
-    gansearch.run_study(path, progress=False)
-    study = gansearch.run_study(path, n_trials=4, progress=False)
+    run_study(path, progress=False)
+    study = run_study(path, n_trials=4, progress=False)
     first, resumed = study.trials[:2], study.trials[2:]
     assert [t.params for t in resumed] != [t.params for t in first]
 
 
 def test_editing_the_search_space_mid_study_is_a_config_error(tiny_study):
     path = tiny_study(n_trials=1)
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [3, 5]"))
     with pytest.raises(gansearch.StudyConfigError, match=r"generator.kernels: changed from \[3, 4\] to \[3, 5\]"):
-        gansearch.run_study(path, n_trials=2, progress=False)
+        run_study(path, n_trials=2, progress=False)
     assert len(open_study(load_config(path), create=False).trials) == 1
     path.write_text(path.read_text().replace("kernels: [3, 5]", "kernels: [3, 4]"))
-    assert len(gansearch.run_study(path, n_trials=2, progress=False).trials) == 2
+    assert len(run_study(path, n_trials=2, progress=False).trials) == 2
 
 
 def test_failed_trials_record_why_and_repeated_failures_stop_the_run(tiny_study, monkeypatch):
@@ -132,9 +135,9 @@ def test_failed_trials_record_why_and_repeated_failures_stop_the_run(tiny_study,
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(runner.Training, "setup", out_of_memory)
+    monkeypatch.setattr(Training, "setup", out_of_memory)
     with pytest.raises(gansearch.GansearchError, match="5 trials in a row failed; last: OutOfMemoryError"):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert list(df["state"]) == ["fail"] * 5
     assert (df["failure"] == "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB").all()
@@ -158,12 +161,12 @@ def test_a_block_that_cannot_build_the_output_layer_is_caught_before_the_study(t
     path = tiny_study(plugins="[picky.py]", g_blocks="picky")
     with pytest.raises(gansearch.PluginError, match=r"block 'picky' \(plugin 'picky.py'\) failed to build .*"
                                                     r"out_channels=1.*num_groups"):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     assert not (tmp_path / "runs").exists()
 
 
 def test_tpe_defaults_suit_short_parallel_studies(tiny_study):
-    from gansearch.study import make_sampler, startup_trials
+    from gansearch.search import make_sampler, startup_trials
 
     sampler = make_sampler(load_config(tiny_study(n_trials=12)))
     assert isinstance(sampler, optuna.samplers.TPESampler)
@@ -190,9 +193,9 @@ def test_a_baseline_interrupted_mid_trial_is_run_again_on_resume(tiny_study, int
     path = tiny_study(n_trials=2, baseline="dcgan")
     disarm = interrupt_trial(1)  # Ctrl-C during the baseline, trial 0
     with pytest.raises(KeyboardInterrupt):
-        gansearch.run_study(path, progress=False)
+        run_study(path, progress=False)
     disarm()
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     baselines = df[df["baseline"] == "dcgan"]
     assert list(baselines["state"]) == ["fail", "complete"]
@@ -200,10 +203,10 @@ def test_a_baseline_interrupted_mid_trial_is_run_again_on_resume(tiny_study, int
 
 def test_a_study_from_an_older_gansearch_is_refused_with_the_reason(tiny_study):
     path = tiny_study(n_trials=1)
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     study = open_study(load_config(path), create=False)
     old = dict(study.user_attrs["gansearch_fingerprint"])
     old["score"] = {k: v for k, v in old["score"].items() if k != "extractor"}  # as gansearch 0.1 stored it
     study.set_user_attr("gansearch_fingerprint", old)
     with pytest.raises(gansearch.StudyConfigError, match="score.extractor: this study was created by an older"):
-        gansearch.run_study(path, n_trials=2, progress=False)
+        run_study(path, n_trials=2, progress=False)

@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from conftest import DELETE, VALID_STUDY, with_changes
-from gansearch import config
+from gansearch.config import _load as config
 from gansearch.cli import cli
-from gansearch.config import _TRAIN_RULES, StudyConfig, TrainSpace, config_from_dict
+from gansearch.config._load import _TRAIN_RULES
+from gansearch.config import StudyConfig, TrainSpace, config_from_dict
 from gansearch.errors import StudyConfigError
-from gansearch.schema import BOUNDS, ENUMS, REST, _object, study_schema
+from gansearch.config._schema import BOUNDS, ENUMS, REST, _object
+from gansearch.config import study_schema
 
 ROOT = Path(__file__).parents[1]
 README_STUDY = next(body for body in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)

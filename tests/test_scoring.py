@@ -7,10 +7,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 import gansearch
-from gansearch.analysis import ties
+from gansearch.results import ties
 from gansearch.cli import cli
 from gansearch.errors import GansearchError, StudyConfigError
 from gansearch.study import prepare
+from gansearch.run import run_study
 
 
 def plan_of(write_study, changes=None):
@@ -78,7 +79,7 @@ def register_metrics(register):
 def test_a_plugin_metric_is_stored_with_every_complete_trial_and_is_a_column(tiny_study, tmp_path):
     (tmp_path / "brightness.py").write_text(BRIGHTNESS_PLUGIN)
     path = tiny_study(n_trials=2, plugins="[brightness.py]", metrics="auto")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     done = df[df["state"] == "complete"]
     assert len(done) == 2
@@ -142,8 +143,8 @@ def test_the_inception_extractor_without_weights_is_one_clear_error_and_writes_n
 
 def test_the_inception_extractor_scores_with_weights_from_the_environment(write_study, tmp_path, monkeypatch):
     from gansearch.builtin.inception import FIDInception
-    from gansearch.metrics import single_threaded
-    from gansearch.scoring import Scorer
+    from gansearch.score import single_threaded
+    from gansearch.score import Scorer
 
     torch.manual_seed(0)
     weights = tmp_path / "random_inception.pth"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from gansearch.searchbench import VARIANTS, checks, format_report, write_studies
+from gansearch.bench import VARIANTS
+from gansearch.bench._search_bench import checks, format_report, write_studies
 from gansearch.study import prepare
 
 

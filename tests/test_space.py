@@ -7,12 +7,12 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gansearch.builder import build_pair
+from gansearch.nets import build_pair
 from gansearch.config import IntRange, config_from_dict
 from gansearch.errors import StudyConfigError
 from gansearch.plugins import load_registry
-from gansearch.space import SearchSpace, stride_plans
-from gansearch.spec import ArchSpec
+from gansearch.search import SearchSpace, stride_plans
+from gansearch.nets import ArchSpec
 
 REGISTRY = load_registry(entry_points=False)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -173,7 +173,7 @@ def test_every_proposed_translator_builds_and_maps_r_to_r(resolution, channels, 
 
 
 def test_scale_plans_go_down_and_come_back_without_leaving_the_allowed_sizes():
-    from gansearch.space import encode_plan, scale_plans
+    from gansearch.search import encode_plan, scale_plans
 
     plans = scale_plans([("s", 1), ("d", 2), ("u", 2)], IntRange(2, 4), 16, 4)
     names = {encode_plan(p) for p in plans}

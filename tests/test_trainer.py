@@ -3,9 +3,9 @@ import torch
 import torch.nn as nn
 
 from gansearch.errors import TrialDiverged
-from gansearch.spec import TrainSpec
-from gansearch.devices import plan_workers, resolve_devices
-from gansearch.trainer import d_loss, g_loss, train
+from gansearch.nets import TrainSpec
+from gansearch.train import plan_workers, resolve_devices
+from gansearch.train import d_loss, g_loss, train
 
 
 class TinyG(nn.Module):
@@ -72,7 +72,7 @@ def test_auto_devices_are_the_gpus_only_when_present():
 
 
 def test_auto_workers_on_cpu_are_one_single_threaded_process_per_core(monkeypatch):
-    monkeypatch.setattr("gansearch.devices.host_cores", lambda: 4)
+    monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 4)
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], "auto")] == [("cpu", 1)] * 4
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], 1)] == [("cpu", 4)]
     assert [(s.device, s.threads) for s in plan_workers(["cpu"], 2)] == [("cpu", 2)] * 2

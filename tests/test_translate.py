@@ -9,13 +9,16 @@ import yaml
 from PIL import Image
 
 import gansearch
-from gansearch.builder import build_pair, count_params
+from gansearch.nets import build_pair, count_params
 from gansearch.config import TranslateConfig
 from gansearch.errors import StudyConfigError
-from gansearch.pairs import make_condition, make_pairs
+from gansearch.data import make_condition, make_pairs
 from gansearch.study import prepare
-from gansearch.trainer import Step, train
-from gansearch.translation import psnr, ssim
+from gansearch.train import Step, train
+from gansearch.score import psnr, ssim
+from gansearch.results import held_out_conditions
+from gansearch.plugins import load_registry
+from gansearch.run import run_study
 
 STUDIES = Path(__file__).parents[1] / "studies"
 
@@ -108,7 +111,7 @@ def tiny_translate(tmp_path):
 
 def test_a_translate_study_stores_every_translation_metric_and_shows_condition_output_target(tiny_translate):
     path = tiny_translate()
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     complete = df[df["state"] == "complete"]
     assert len(complete) == 3 and complete["baseline"].iloc[0] == "seed"
@@ -126,7 +129,7 @@ def test_a_translate_study_stores_every_translation_metric_and_shows_condition_o
 
 def test_the_objective_can_be_any_lower_is_better_translation_metric(tiny_translate):
     path = tiny_translate(score={"objective": "dssim"}, n_trials=1)
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert df["score"].iloc[0] == pytest.approx(df["dssim"].iloc[0])
     with pytest.raises(StudyConfigError, match="not a translate objective"):
@@ -140,16 +143,16 @@ def test_the_generate_baseline_is_refused_in_a_translate_study(tiny_translate):
 
 def test_unet_skips_join_encoder_maps_of_the_same_size():
     from gansearch.config import config_from_dict
-    from gansearch.space import SearchSpace
+    from gansearch.search import SearchSpace
     from optuna.trial import FixedTrial
 
     raw = {"name": "t", "task": "translate", "data": {"name": "digits", "resolution": 16},
            "translate": {"condition": "grayscale", "skips": [True]},
            "generator": {"blocks": ["conv", "deconv"], "kernels": [4], "strides": [2], "depth": 4, "widths": [8]},
            "discriminator": {"blocks": ["conv"], "kernels": [4], "strides": [2], "depth": 2, "widths": [8]}}
-    space = SearchSpace(config_from_dict(raw), gansearch.load_registry(entry_points=False), 1)
+    space = SearchSpace(config_from_dict(raw), load_registry(entry_points=False), 1)
     arch, _ = space.suggest(FixedTrial({"g.strides": "d2-d2-u2-u2", "d.head": "patch"}), 0)
-    g, _ = build_pair(arch, gansearch.load_registry(entry_points=False), 0)
+    g, _ = build_pair(arch, load_registry(entry_points=False), 0)
     # 16 -d-> 8 -d-> 4 -u-> 8 (+ the 8x8 map that entered the second down) -u-> 16
     assert g.push == [True, True, False, False] and g.pop == [False, False, False, True]
     assert g.layers[3].conv.in_channels == 8 + 8
@@ -208,7 +211,7 @@ def test_a_paired_folder_trains_a_translate_study(tmp_path, layout):
     prepared = prepare(path)
     cond, target = prepared.pairs.held_out_pairs()
     assert len(cond) == 3 and torch.allclose(cond, -target, atol=1e-2)  # each condition beside its own target
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     assert (gansearch.trials_dataframe(path)["state"] == "complete").sum() == 2
 
 
@@ -247,7 +250,7 @@ def test_the_generator_loss_adds_l1_weight_times_the_l1_to_the_target():
 
 def test_any_model_s_outputs_for_the_held_out_conditions_are_scored_like_a_trial(tiny_translate):
     path = tiny_translate(n_trials=1)
-    cond = gansearch.held_out_conditions(path)
+    cond = held_out_conditions(path)
     prepared = prepare(path)
     _, target = prepared.pairs.held_out_pairs()
     perfect = gansearch.evaluate(path, target)  # a model that returns the targets exactly

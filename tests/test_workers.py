@@ -12,14 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch import runner
+from gansearch.run import _progress as progress
+from gansearch.store import run_lock
 from gansearch.cli import cli
-from gansearch.study import load_config, open_study
+from gansearch.config import load_config
+from gansearch.store import open_study
+from gansearch.run import run_study
 
 
 def test_two_worker_processes_share_one_study(tiny_study):
     path = tiny_study(n_trials=6, workers=2)
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 6 and (df["state"] == "fail").sum() == 0
     assert df["worker"].nunique() == 2 and df["worker"].str.endswith("@cpu").all()
@@ -35,7 +38,7 @@ def test_trials_left_running_by_a_killed_run_are_marked_failed(tiny_study):
     config = load_config(path)
     orphan = open_study(config, create=True).ask()  # as if the process died mid-trial
     orphan.set_user_attr("arch", {})
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert df.loc[0, "state"] == "fail" and df.loc[0, "failure"] == "interrupted: the run was killed mid-trial"
     assert (df["state"] == "complete").sum() == 2
@@ -44,9 +47,9 @@ def test_trials_left_running_by_a_killed_run_are_marked_failed(tiny_study):
 def test_a_second_run_of_the_same_study_is_refused(tiny_study):
     path = tiny_study(n_trials=1)
     config = load_config(path)
-    with runner.run_lock(config):
+    with run_lock(config):
         with pytest.raises(gansearch.GansearchError, match="another `gansearch run` is running this study"):
-            gansearch.run_study(path, progress=False)
+            run_study(path, progress=False)
 
 
 def rss_bytes() -> int:
@@ -57,14 +60,14 @@ def test_a_worker_holds_no_more_memory_after_50_trials_than_after_its_first(tiny
     path = tiny_study(n_trials=50)
     path.write_text(path.read_text().replace("steps: 20, eval_every: 10", "steps: 4, eval_every: 2"))
     rss = []
-    real_show = runner._show
+    real_show = progress.show
 
     def record(bar, trials, trial=None):
         rss.append(rss_bytes())
         real_show(bar, trials, trial)
 
-    monkeypatch.setattr(runner, "_show", record)
-    gansearch.run_study(path, progress=True)
+    monkeypatch.setattr(progress, "show", record)
+    run_study(path, progress=True)
     assert len(rss) == 50
     grown = rss[-1] - rss[0]
     assert grown < 40 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB from trial 1 to trial 50"
@@ -99,7 +102,7 @@ def test_bench_can_measure_gansearch_in_bf16(tmp_path):
 def test_an_rdb_storage_url_works_too(tiny_study, tmp_path):
     path = tiny_study(n_trials=2)
     path.write_text(path.read_text() + f"storage: sqlite:///{tmp_path / 'shared.db'}\n")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     assert (tmp_path / "shared.db").exists()
     assert list(gansearch.trials_dataframe(path)["state"]) == ["complete", "complete"]
 

@@ -8,14 +8,17 @@ import pytest
 import torch
 
 import gansearch
-from gansearch import runner
-from gansearch.bench import BenchConfig, _pair, _train_spec, dcgan_spec, run_trials
-from gansearch.interleave import interleave, lanes_for
-from gansearch.randomness import TrialRandom
+from gansearch.run import _progress as progress
+from gansearch.bench import BenchConfig, dcgan_spec, run_trials
+from gansearch.bench._trainer_bench import _pair, _train_spec
+from gansearch.train import interleave, lanes_for
+from gansearch.train import TrialRandom
 from gansearch.study import prepare
-from gansearch.trainer import Step, Training, make_step, sync, train
+from gansearch.train import Step, Training, make_step, sync, train
 
 from conftest import needs_cuda
+from gansearch.plugins import load_registry
+from gansearch.run import run_study
 
 STUDIES = Path(__file__).parents[1] / "studies"
 
@@ -71,9 +74,9 @@ def test_graph_replays_draw_fresh_batches_and_noise(device):
 def test_interleaved_graphed_trials_equal_the_same_trials_one_at_a_time(device, deterministic):
     """Trials with DiffAugment, interleaved on their own streams: no trial touches another's random state
     (the bench's first packed layout crashed with "Offset increment outside graph capture")."""
-    from gansearch.augment import make_policy
+    from gansearch.plugins import make_policy
 
-    policy = make_policy("color,translation,cutout", gansearch.load_registry(entry_points=False))
+    policy = make_policy("color,translation,cutout", load_registry(entry_points=False))
     spec, seeds = dcgan_spec(32, 16), [1, 2, 3, 4]
     data = torch.rand(512, 3, 32, 32, device=device) * 2 - 1
     tspec = lambda seed: _train_spec(BenchConfig(steps=12, batch_size=16), seed)  # noqa: E731
@@ -160,7 +163,7 @@ def test_a_block_that_cannot_be_captured_falls_back_to_eager_with_the_reason(cud
                                                                                         "strides: [2]"))
     assert "syncs" in prepare(path, load_data=False).registry.blocks
     needs_cuda(device, "a graph capture that fails")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").all()
     assert (df["step_mode"] == "eager").all() and df["graph_fallback"].notna().all()
@@ -169,7 +172,7 @@ def test_a_block_that_cannot_be_captured_falls_back_to_eager_with_the_reason(cud
 def test_several_workers_share_one_device(cuda_study, device):
     workers = 4 if device.type == "cuda" else 2
     path = cuda_study(n_trials=8, workers=workers, extra="trials_per_worker: 1\n")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 8
     assert 2 <= df["worker"].nunique() <= workers  # (a worker that starts last may find every trial taken)
@@ -182,15 +185,15 @@ def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypat
     prepare(path, load_data=False)
     needs_cuda(device, "CUDA memory (tests/test_workers.py checks a CPU worker's memory)")
     allocated = []
-    real_show = runner._show
+    real_show = progress.show
 
     def record(bar, trials, trial=None):
         torch.cuda.synchronize()
         allocated.append(torch.cuda.memory_allocated())
         real_show(bar, trials, trial)
 
-    monkeypatch.setattr(runner, "_show", record)
-    gansearch.run_study(path, progress=True)
+    monkeypatch.setattr(progress, "show", record)
+    run_study(path, progress=True)
     assert len(allocated) == 50
     assert allocated[-1] - allocated[0] < 16 * 2**20, [a // 2**20 for a in allocated[::10]]
 
@@ -198,7 +201,7 @@ def test_a_worker_holds_no_more_gpu_memory_after_50_trials(cuda_study, monkeypat
 def test_interleaved_trials_train_on_their_own_lanes_in_each_worker(cuda_study, device):
     """trials_per_worker: several trials in one process, each capturing and replaying its own graph."""
     path = cuda_study(n_trials=12, workers=2, extra="trials_per_worker: 3\n")
-    gansearch.run_study(path, progress=False)
+    run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() >= 12, df[["state", "failure"]] if "failure" in df else df["state"]
     assert (df["step_mode"] == ("cuda_graph" if device.type == "cuda" else "eager")).all(), \
@@ -214,7 +217,7 @@ def test_a_packed_study_repeats_from_its_seed(cuda_study, device, deterministic)
         path = cuda_study(n_trials=6, g_blocks="deconv", extra="trials_per_worker: 3\nsampler: random\n")
         path = path.rename(path.with_name(name))
         path.write_text(path.read_text().replace("name: tiny", f"name: {path.stem}"))
-        return gansearch.run_study(path, progress=False)
+        return run_study(path, progress=False)
 
     a, b = run("a.yaml"), run("b.yaml")
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
@@ -233,9 +236,9 @@ def test_lanes_run_on_streams_of_their_own_never_the_default_stream(device):
 
 
 def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch, device):
-    from gansearch import bench
+    from gansearch.bench import _trainer_bench as bench
     from gansearch.bench import measure_layouts
-    from gansearch.devices import host_cores, plan_workers
+    from gansearch.train import host_cores, plan_workers
 
     monkeypatch.setenv("GANSEARCH_CACHE", str(tmp_path))
     monkeypatch.setattr(bench, "candidate_layouts", lambda device: [(1, 1), (1, 3)])
@@ -247,8 +250,8 @@ def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch,
 
 
 def test_a_256_translate_pair_with_diffaugment_trains_as_a_cuda_graph(device):
-    from gansearch.augment import make_policy
-    from gansearch.builder import build_pair
+    from gansearch.plugins import make_policy
+    from gansearch.nets import build_pair
 
     prepared = prepare(STUDIES / "seed_pair.yaml", load_data=False)
     g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)

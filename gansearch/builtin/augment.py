@@ -8,8 +8,8 @@ fresh draws.
 import torch
 import torch.nn.functional as F
 
-from ..augment import Augmentation
-from ..hookspecs import hookimpl
+from gansearch.plugins._augmentation import Augmentation
+from gansearch.plugins._hookspecs import hookimpl
 
 
 def _uniform(x: torch.Tensor, low: float, high: float, generator=None) -> torch.Tensor:

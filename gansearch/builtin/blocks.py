@@ -2,9 +2,9 @@
 
 import torch.nn as nn
 
-from ..block import Block, BlockArgs
-from ..hookspecs import hookimpl
-from ..layers import exact_conv, make_activation, make_norm
+from gansearch.plugins._block import Block, BlockArgs
+from gansearch.plugins._hookspecs import hookimpl
+from gansearch.plugins._layers import exact_conv, make_activation, make_norm
 
 
 class ConvBlock(nn.Module):

@@ -14,9 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..metric import ExtractorRequest
-from ..metrics import single_threaded
-from .features import to_feature_size
+from gansearch.plugins._metric import ExtractorRequest
+from gansearch.score._arithmetic import single_threaded
+from gansearch.builtin.features import to_feature_size
 
 VERSION = 1  # bump when the architecture or the training changes: cached weights are keyed by it
 STEPS = 300

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..dataset import REQUIRED, DataRequest, Dataset, Paired
-from ..errors import DatasetError, GansearchWarning
-from ..hookspecs import hookimpl
+from gansearch.plugins._dataset import REQUIRED, DataRequest, Dataset, Paired
+from gansearch.errors import DatasetError, GansearchWarning
+from gansearch.plugins._hookspecs import hookimpl
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 GRAY_MODES = {"1", "L", "LA", "La", "I", "F"}  # Pillow modes without colour ("I;16*" too)

@@ -20,14 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import GansearchError
+from gansearch.errors import GansearchError
 
-INCEPTION_ENV = "GANSEARCH_INCEPTION_WEIGHTS"
-WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-_HOW_TO_GET = (
-    f"{WEIGHTS_FILE} is published as a release file of the pytorch-fid project (mseitzer/pytorch-fid) on GitHub; "
-    f"pass its path with the study file's score.inception_weights key or the {INCEPTION_ENV} environment variable"
-)
+from gansearch.score._scorer import INCEPTION_ENV, INCEPTION_FILE as WEIGHTS_FILE, INCEPTION_HOW_TO as _HOW_TO_GET
 
 
 class ExtractorUnavailable(GansearchError):

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import yaml
 
-from .errors import StudyConfigError
+from gansearch.errors import StudyConfigError
 
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -25,6 +25,13 @@ TASKS = ("generate", "translate")
 CONDITIONS = ("grayscale", "downsample", "blur", "noise", "mask", "edges", "paired")
 D_HEADS = ("dense", "patch")
 TRANSLATE_OBJECTIVES = ("l1", "fd", "dssim")
+COSTS = ("g_params", "g_macs", "g_latency_ms")  # objectives: what a generator costs
+TRANSLATE_COLUMNS = ("l1", "psnr", "ssim", "dssim", "fd")  # objectives: a translate study's own metrics
+
+
+def allowed_objectives(task: str) -> tuple[str, ...]:
+    """What a study's ``objectives:`` may name: the score, a cost, and a translate study's metrics."""
+    return ("score", *COSTS, *(TRANSLATE_COLUMNS if task == "translate" else ()))
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or a list of them"
 
 
@@ -499,9 +506,7 @@ def _check_values(c: StudyConfig):
     if c.score.objective == "auto":
         c.score.objective = "l1" if c.task == "translate" else "fd"
     if c.objectives is not None:
-        from .objectives import allowed
-
-        names = allowed(c.task)
+        names = allowed_objectives(c.task)
         for i, name in enumerate(c.objectives):
             if name not in names:
                 _fail(f, f"objectives.{i}", f"{name!r} is not allowed; expected one of {', '.join(names)}")

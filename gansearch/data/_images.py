@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+import torch.nn as nn
+from gansearch.nets._builder import translate
 
 
 def to_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, min_cell: int = 48) -> Image.Image:
@@ -33,7 +35,7 @@ def sample_grid(generator: torch.nn.Module, n: int = 64, seed: int = 0) -> Image
     shows condition | output | target rows instead."""
     pairs = getattr(generator, "preview_pairs", None)
     if pairs is not None:
-        from .translation import preview_grid
+        from gansearch.data._images import preview_grid
 
         return preview_grid(generator, *pairs)
     was_training = generator.training
@@ -50,3 +52,12 @@ def save_samples(generator: torch.nn.Module, path: Path, n: int = 64, seed: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     sample_grid(generator, n, seed).save(path)
     return path
+
+
+@torch.no_grad()
+def preview_grid(generator: nn.Module, cond: torch.Tensor, target: torch.Tensor):
+    """Three rows: conditions | outputs | targets (a one-channel condition shown in grey beside colour)."""
+    device = next(generator.parameters()).device
+    out = translate(generator, cond.to(device)).cpu()
+    shown = cond.expand(-1, target.shape[1], -1, -1) if cond.shape[1] != target.shape[1] else cond
+    return to_grid(torch.cat([shown, out, target]), columns=len(cond))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import TranslateConfig
+from gansearch.config._load import TranslateConfig
 
 SOBEL = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
 

@@ -6,12 +6,13 @@ import itertools
 import torch
 import torch.nn as nn
 
-from .block import BlockArgs
-from .errors import BlockShapeError, PluginError
-from .layers import make_activation, make_norm
-from .plugins import Registry
-from .randomness import seeded_cpu
-from .spec import ArchSpec, LayerSpec
+from gansearch.plugins._block import BlockArgs
+from gansearch.errors import BlockShapeError, PluginError
+from gansearch.plugins._layers import make_activation, make_norm
+from gansearch.plugins._registry import Registry
+from gansearch._seeds import seeded_cpu
+from gansearch.nets._spec import ArchSpec, LayerSpec
+from gansearch.errors import TrialDiverged
 
 
 def build_layer(registry: Registry, layer: LayerSpec, in_channels: int, size: int, network: str,
@@ -156,6 +157,9 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+TRANSLATE_BATCH = 64  # conditions per forward pass when translating many
+
+
 def build_pair(spec: ArchSpec, registry: Registry, seed: int | None = None) -> tuple[nn.Module, Discriminator]:
     """Both networks, DCGAN-initialised on the CPU; the same seed gives the same weights (drawn from the
     default CPU generator seeded for the purpose, its state restored afterwards)."""
@@ -193,3 +197,15 @@ def preflight_blocks(space) -> None:
                 size = 4 * stride if block.scale == "down" else 4
                 build_layer(space.registry, LayerSpec(name, kernel, stride, width, "none", "relu", options),
                             3, size, network)
+
+
+@torch.no_grad()
+def translate(generator: nn.Module, cond: torch.Tensor) -> torch.Tensor:
+    """The generator's outputs for conditions (N, Cc, R, R), in eval mode, in batches."""
+    was_training = generator.training
+    generator.eval()
+    out = torch.cat([generator(cond[i:i + TRANSLATE_BATCH]) for i in range(0, len(cond), TRANSLATE_BATCH)])
+    generator.train(was_training)
+    if not torch.isfinite(out).all():
+        raise TrialDiverged("the generator produced non-finite images")
+    return out

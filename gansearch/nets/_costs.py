@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .spec import ArchSpec
+from gansearch.nets._spec import ArchSpec
 
 LATENCY_BATCH = 64  # images per timed batch (the dataframe's latency_batch column)
 LATENCY_REPEATS = 7

@@ -18,9 +18,9 @@ import torch
 import torch.fx
 import torch.nn as nn
 
-from .costs import generator_input
-from .errors import GansearchError
-from .spec import ArchSpec
+from gansearch.nets._costs import generator_input
+from gansearch.errors import GansearchError
+from gansearch.nets._spec import ArchSpec
 
 FORMATS = ("pytorch", "torchscript", "onnx")
 TOLERANCE = 1e-5
@@ -143,7 +143,6 @@ def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, 
         files = [path]
     else:
         try:
-            import onnx  # noqa: F401
             import onnxruntime
         except ImportError:
             raise GansearchError('ONNX export needs the onnx extra: pip install "gansearch[onnx]" '

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .block import NAME_RE
+from gansearch.plugins._block import NAME_RE
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import torch.nn as nn
 
-from .layers import ACTIVATIONS, NORMS
+from gansearch.plugins._layers import ACTIVATIONS, NORMS
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 

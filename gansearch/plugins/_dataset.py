@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .block import NAME_RE
+from gansearch.plugins._block import NAME_RE
 
 
 class Required:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .block import NAME_RE
+from gansearch.plugins._block import NAME_RE
 
 
 @dataclass(frozen=True)

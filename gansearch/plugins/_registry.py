@@ -19,12 +19,14 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .augment import Augmentation
-from .block import Block
-from .dataset import Dataset
-from .metric import Extractor, Metric
-from .errors import GansearchWarning, PluginError
+from gansearch._version import __version__
+
+from gansearch.plugins import _hookspecs as hookspecs
+from gansearch.plugins._augmentation import Augmentation
+from gansearch.plugins._block import Block
+from gansearch.plugins._dataset import Dataset
+from gansearch.plugins._metric import Extractor, Metric
+from gansearch.errors import GansearchWarning, PluginError
 
 DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics",
                    "gansearch.builtin.augment")
@@ -46,8 +48,6 @@ def get_plugin_manager(plugins=(), base_dir=None, entry_points: bool | None = No
         _load_entry_points(pm)
     for plugin in plugins:
         _load_one(pm, plugin, Path(base_dir or "."))
-    from . import __version__
-
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
         pm.gansearch_versions[name] = f"gansearch {__version__}"

@@ -6,13 +6,13 @@ import optuna
 import pandas as pd
 import torch
 
-from .builder import Generator, Translator
-from .objectives import score_of
-from .config import load_config
-from .errors import GansearchError
-from .plugins import load_registry
-from .spec import ArchSpec
-from .study import open_study
+from gansearch.nets._builder import Generator, Translator
+from gansearch.search._objectives import score_of
+from gansearch.config._load import load_config
+from gansearch.errors import GansearchError
+from gansearch.plugins._registry import load_registry
+from gansearch.nets._spec import ArchSpec
+from gansearch.store._open import open_study
 
 DERIVED = ("baseline", "g_params", "d_params", "g_macs", "d_macs", "g_latency_ms", "latency_batch", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
            "artifacts_s", "step_mode", "train_precision", "graph_fallback", "worker", "rerun_of", "restored_from")

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import torch
 
-from .errors import StudyConfigError
-from .scoring import JACKKNIFE_BLOCKS, Scorer
-from .study import prepare
+from gansearch.errors import StudyConfigError
+from gansearch.score._scorer import JACKKNIFE_BLOCKS, Scorer
+from gansearch.study._prepare import prepare
+from gansearch.plugins._dataset import DataRequest
+from gansearch.errors import DatasetError
 
 
 def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str, float]:
@@ -19,7 +21,7 @@ def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str,
     prepared = prepare(study_file)
     check_images(images, prepared)
     if prepared.pairs is not None:  # translate: outputs for the held-out conditions, in their order
-        from .translation import TranslationScorer
+        from gansearch.score._translate import TranslationScorer
 
         cond, _ = prepared.pairs.held_out_pairs()
         if len(images) != len(cond):
@@ -55,15 +57,11 @@ def check_images(images, prepared) -> None:
 def load_images(folder, prepared) -> torch.Tensor:
     """PNG/JPEG files under ``folder``, read like the ``folder`` dataset reads real images (short side
     resized to the study's resolution, centre crop, the study's channels)."""
-    from .builtin.datasets import load_folder
-    from .dataset import DataRequest
-    from .errors import DatasetError
-
     c = prepared.config
     request = DataRequest(c.data.resolution, prepared.data.shape[1], c.seed, {"path": str(folder), "on_error": "fail"},
                           Path.cwd())  # images to score: an unreadable one is an error, not skipped
     try:
-        return load_folder(request)
+        return prepared.registry.dataset("folder").load(request)
     except DatasetError as exc:
         raise StudyConfigError(str(exc).replace("folder dataset: path ", "").replace("folder dataset: ", ""),
                                file=c.file, key="--images") from None

@@ -16,10 +16,10 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from .analysis import frame
-from .config import load_config
-from .objectives import score_of
-from .study import open_study
+from gansearch.results._dataframe import frame
+from gansearch.config._load import load_config
+from gansearch.search._objectives import score_of
+from gansearch.store._open import open_study
 
 GALLERY = 6  # best trials shown with their samples
 CHOICES_MAX = 12  # score-against-choice panels

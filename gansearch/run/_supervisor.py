@@ -22,73 +22,14 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from .errors import GansearchWarning
+from gansearch.errors import GansearchWarning
+from gansearch.run import _progress as progress
+from gansearch.run._signals import deliver
 
 INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped it
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
 PR_SET_PDEATHSIG = 1
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Within this block (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum, frame):
-    deliver(signal.Signals(signum).name)
-
-
-# Where a SIGTERM may land (Ctrl-C keeps Python's own handler: it must stop a run at once). Inside a
-# trial's training body (``interruptible``) it is raised at once,
-# and the trial records it as its failure. Between trials, while Optuna records a finished trial, it is
-# held (``deferring``) and raised when that bookkeeping is done (``raise_pending``): raised there, Optuna
-# would mark the trial failed without a reason, even one that had finished.
-_STATE = {"deferring": False, "depth": 0, "pending": None}
-
-
-def deliver(reason: str) -> None:
-    if _STATE["deferring"] and _STATE["depth"] == 0:
-        _STATE["pending"] = _STATE["pending"] or reason
-        return
-    raise KeyboardInterrupt(reason)
-
-
-@contextlib.contextmanager
-def deferring_interrupts():
-    """While a worker runs trials: interrupts between trials wait for Optuna's bookkeeping (``deliver``)."""
-    _STATE["deferring"] = True
-    try:
-        yield
-    finally:
-        _STATE["deferring"] = False
-        _STATE["pending"] = None
-
-
-@contextlib.contextmanager
-def interruptible():
-    """A trial's training body: an interrupt here is raised at once (and recorded as the trial's failure)."""
-    raise_pending()
-    _STATE["depth"] += 1
-    try:
-        yield
-    finally:
-        _STATE["depth"] -= 1
-
-
-def raise_pending() -> None:
-    """Raise an interrupt that arrived while it could not be (``deliver``)."""
-    reason, _STATE["pending"] = _STATE["pending"], None
-    if reason:
-        raise KeyboardInterrupt(reason)
 
 
 _PARENT = None  # in a worker: the pid of its run
@@ -132,8 +73,8 @@ def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queu
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
     die_with_parent(parent)
     warnings.simplefilter("ignore", GansearchWarning)  # the run said them once already
-    from .runner import _work
-    from .study import prepare
+    from gansearch.run._worker import _work
+    from gansearch.study._prepare import prepare
 
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     try:
@@ -156,8 +97,8 @@ def describe_exit(code: int | None) -> str:
 def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
     """Start one process per worker slot, show progress from the storage, replace killed workers, and
     wait for them. Returns None, or why the run stopped early."""
-    from .runner import _show, fail_trial
-    from .study import open_study
+    from gansearch.store._trials import fail_trial
+    from gansearch.store._open import open_study
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -199,13 +140,13 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
                 else:
                     results[i] = f"worker {i} was {why} {restarts[i] + 1} times"
             trials = study.get_trials(deepcopy=False)
-            _show(bar, trials)
+            progress.show(bar, trials)
             for t in trials:
                 if t.state == TrialState.FAIL and t.number not in seen_failed:
                     seen_failed.add(t.number)
                     bar.write(f"trial {t.number} failed: {t.user_attrs.get('failure', 'see log')}")
             time.sleep(0.5)
-        _show(bar, study.get_trials(deepcopy=False))
+        progress.show(bar, study.get_trials(deepcopy=False))
     except BaseException as exc:  # Ctrl-C (the workers may have had it too) or SIGTERM: pass it on, briefly
         term = isinstance(exc, KeyboardInterrupt) and exc.args == ("SIGTERM",)
         stop(procs, sig=signal.SIGTERM if term else signal.SIGINT)

@@ -10,11 +10,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from .pairs import gaussian_blur
-from .scoring import Plan, Scorer, build_scorer, study_options
-from .study import Prepared
+from gansearch.data._pairs import gaussian_blur
+from gansearch.score._scorer import Plan, Scorer, build_scorer, study_options
 
 # best to worst; class-based entries are skipped for unlabelled data
 INTENDED = ("real", "noise0.05", "blur0.5", "noise0.1", "blur1.0", "fliplr", "rot180", "classes5", "noise0.2",
@@ -69,7 +67,7 @@ def kendall_tau(scores: list[float]) -> float:
     return s / (n * (n - 1) / 2)
 
 
-def calibrate(prepared: Prepared, seed: int = 0, device="cpu") -> Calibration:
+def calibrate(prepared, seed: int = 0, device="cpu") -> Calibration:
     """Score held-out real data and its degradations with the study's objective (see module docstring)."""
     c = prepared.config
     data, labels = prepared.data, prepared.labels

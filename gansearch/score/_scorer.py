@@ -17,22 +17,21 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .errors import GansearchError, StudyConfigError, TrialDiverged
-from .metric import ExtractorRequest, Features, Metric
-from .metrics import jackknife
+from gansearch.errors import GansearchError, StudyConfigError, TrialDiverged
+from gansearch.plugins._metric import ExtractorRequest, Features, Metric
+from gansearch.score._arithmetic import jackknife
+from gansearch._cache import extractor_cache_dir
 
+INCEPTION_ENV = "GANSEARCH_INCEPTION_WEIGHTS"  # where the inception extractor's FID weights may be given
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_HOW_TO = (
+    f"{INCEPTION_FILE} is published as a release file of the pytorch-fid project (mseitzer/pytorch-fid) on GitHub; "
+    f"pass its path with the study file's score.inception_weights key or the {INCEPTION_ENV} environment variable"
+)
 REAL_SAMPLES = 2048  # real images in the reference set, at least ``score.samples``
-CACHE_ENV = "GANSEARCH_CACHE"  # where trained extractors are kept across studies
 FEATURES_VERSION = 3  # bump when built-in features change: cached real features are keyed by it
 BATCH = 512
 JACKKNIFE_BLOCKS = 10
-
-
-def extractor_cache_dir() -> Path:
-    """``$GANSEARCH_CACHE``, else ``$XDG_CACHE_HOME/gansearch``, else ``~/.cache/gansearch``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gansearch"
 
 
 @dataclass(frozen=True)
@@ -122,11 +121,9 @@ def resolve_plan(config, registry, labelled: bool) -> Plan:
 
 def check_inception_weights(config) -> None:
     """The FID weights must be a local file; checked before anything runs (they are never downloaded)."""
-    from .builtin.inception import _HOW_TO_GET, INCEPTION_ENV
-
     weights = config.score.inception_weights or os.environ.get(INCEPTION_ENV)
     if not weights:
-        raise StudyConfigError(f"the inception extractor needs its weights: {_HOW_TO_GET}", file=config.file,
+        raise StudyConfigError(f"the inception extractor needs its weights: {INCEPTION_HOW_TO}", file=config.file,
                                key="score.inception_weights")
     path = config.base_dir / Path(weights).expanduser()
     if not path.is_file():

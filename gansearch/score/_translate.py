@@ -14,10 +14,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import TRANSLATE_OBJECTIVES
-from .errors import StudyConfigError, TrialDiverged
-from .images import to_grid
-from .scoring import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
+from gansearch.config._load import TRANSLATE_OBJECTIVES
+from gansearch.errors import StudyConfigError
+from gansearch.score._scorer import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
+from gansearch.nets._builder import translate
 
 METRICS = ("l1", "psnr", "ssim", "dssim", "fd")
 BATCH = 64
@@ -86,18 +86,6 @@ def mean_se(values: torch.Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
-@torch.no_grad()
-def translate(generator: nn.Module, cond: torch.Tensor) -> torch.Tensor:
-    """The generator's outputs for conditions (N, Cc, R, R), in eval mode, in batches."""
-    was_training = generator.training
-    generator.eval()
-    out = torch.cat([generator(cond[i:i + BATCH]) for i in range(0, len(cond), BATCH)])
-    generator.train(was_training)
-    if not torch.isfinite(out).all():
-        raise TrialDiverged("the generator produced non-finite images")
-    return out
-
-
 class TranslationScorer:
     """Scores a translator on a translate study's held-out pairs (same interface as ``Scorer``)."""
 
@@ -157,10 +145,9 @@ class TranslationScorer:
         return self.cond[:n].cpu(), self.target[:n].cpu()
 
 
-@torch.no_grad()
-def preview_grid(generator: nn.Module, cond: torch.Tensor, target: torch.Tensor):
-    """Three rows: conditions | outputs | targets (a one-channel condition shown in grey beside colour)."""
-    device = next(generator.parameters()).device
-    out = translate(generator, cond.to(device)).cpu()
-    shown = cond.expand(-1, target.shape[1], -1, -1) if cond.shape[1] != target.shape[1] else cond
-    return to_grid(torch.cat([shown, out, target]), columns=len(cond))
+def scorer_for(prepared, device="cpu"):
+    """The scorer a study's trials share: generated images against real ones, or a translate study's
+    outputs on its held-out pairs."""
+    if prepared.pairs is not None:
+        return TranslationScorer.for_study(prepared, device)
+    return Scorer.for_study(prepared, device)

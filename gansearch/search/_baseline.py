@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from optuna.trial import FixedTrial
 
-from .config import Range, StudyConfig
-from .errors import StudyConfigError
-from .space import INT_TRAIN_KEYS, STR_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
-from .spec import ArchSpec, LayerSpec, NetSpec
+from gansearch.config._load import Range, StudyConfig
+from gansearch.errors import StudyConfigError
+from gansearch.search._space import INT_TRAIN_KEYS, STR_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
+from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec
 
 BASELINES = ("dcgan", "seed")
 BASELINE_TASK = {"dcgan": "generate", "seed": "translate"}

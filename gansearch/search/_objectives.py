@@ -21,14 +21,10 @@ import statistics
 import optuna
 from optuna.trial import TrialState
 
-COSTS = ("g_params", "g_macs", "g_latency_ms")
-TRANSLATE_COLUMNS = ("l1", "psnr", "ssim", "dssim", "fd")
+from gansearch.config._load import COSTS
+
 MAXIMISED = {"psnr", "ssim"}
 MIN_PEERS = 5
-
-
-def allowed(task: str) -> tuple[str, ...]:
-    return ("score", *COSTS, *(TRANSLATE_COLUMNS if task == "translate" else ()))
 
 
 def is_multi(config) -> bool:

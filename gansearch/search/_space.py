@@ -10,12 +10,12 @@ A finished trial's spec is rebuilt from its params with ``optuna.trial.FixedTria
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from .config import IntRange, NetSpace, Range, StudyConfig
-from .errors import StudyConfigError
-from .layers import ACTIVATIONS, NORMS
-from .pairs import condition_channels
-from .plugins import Registry
-from .spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
+from gansearch.config._load import IntRange, NetSpace, Range, StudyConfig
+from gansearch.errors import StudyConfigError
+from gansearch.plugins._layers import ACTIVATIONS, NORMS
+from gansearch.data._pairs import condition_channels
+from gansearch.plugins._registry import Registry
+from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
 
 MAX_PLANS = 4096
 PREFIX = {"generator": "g", "discriminator": "d"}

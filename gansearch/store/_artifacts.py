@@ -18,8 +18,8 @@ import torch
 from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.trial import TrialState
 
-from .images import sample_grid
-from .journal import write_atomically
+from gansearch.data._images import sample_grid
+from gansearch.store._journal import write_atomically
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 

@@ -22,9 +22,10 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from . import journal
-from .artifacts import frozen_trial, read_record, restore_trials, set_aside_old_trials, trial_dir
-from .errors import GansearchWarning
+from gansearch.store import _journal as journal
+from gansearch.store._artifacts import frozen_trial, read_record, restore_trials, set_aside_old_trials, trial_dir
+from gansearch.errors import GansearchWarning
+from gansearch.store._storage import make_storage
 
 
 def recover_storage(cfg, stacklevel: int = 3) -> None:
@@ -60,7 +61,7 @@ def _records(cfg) -> list[tuple]:
 def rebuild(cfg, stacklevel: int) -> None:
     """A journal with no records, beside trial records: rebuilt from them, or, if they belong to an earlier
     study (another search space, data or score), that study's files are moved aside for the new one."""
-    from .study import fingerprint
+    from gansearch.store._fingerprint import fingerprint
 
     current = fingerprint(cfg)
     if any(r.get("fingerprint", current) != current for _, r in _records(cfg)):
@@ -83,8 +84,8 @@ def _new_study(cfg, path) -> optuna.Study:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    from .objectives import directions
-    from .study import check_unchanged
+    from gansearch.search._objectives import directions
+    from gansearch.store._fingerprint import check_unchanged
 
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line beside the warning
@@ -100,11 +101,9 @@ def _new_study(cfg, path) -> optuna.Study:
 def adopt(cfg, orphans, stacklevel: int) -> None:
     """Trial records numbered beyond the journal's trials (cut by a repair): moved aside, so new trials
     never write over them, and added back as new trials pointing at the moved files."""
-    from .study import open_study
-
     folder = cfg.output_dir / f"trials-adopted-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir()
-    study = open_study(cfg, create=False, recover=False)
+    study = optuna.load_study(study_name=cfg.name, storage=make_storage(cfg))
     added = 0
     for path, record in orphans:
         target = folder / path.name

@@ -3,43 +3,26 @@
 ``prepare`` does every check before anything is written, so bad input creates no study.
 """
 
-import contextlib
 import dataclasses
-import json
-import os
-import random
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-import optuna
 import torch
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
-from .baseline import Baseline, make_baseline
-from .builder import preflight_blocks
-from .config import StudyConfig, load_config
-from .dataset import REQUIRED, DataRequest, Paired
-from .devices import cuda_count, host_cores, max_workers, resolve_devices
-from . import journal
-from .recovery import finish_recorded_trials, recover_storage
-from .errors import DatasetError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
-from .plugins import Registry, load_registry
-from .randomness import derive_seed
-from .augment import policy_names
-from .objectives import directions
-from .pairs import Pairs, make_pairs
-from .scoring import Plan, resolve_plan
-from .translation import translate_plan
-from .space import SearchSpace
-
-
-HEARTBEAT_S = 30
-STORAGE_ATTEMPTS = 5
+from gansearch.search._baseline import Baseline, make_baseline
+from gansearch.nets._builder import preflight_blocks
+from gansearch.config._load import StudyConfig, load_config
+from gansearch.plugins._dataset import REQUIRED, DataRequest, Paired
+from gansearch.train._devices import cuda_count, host_cores, max_workers, resolve_devices
+from gansearch.errors import DatasetError, GansearchWarning, PluginError, StudyConfigError
+from gansearch.plugins._registry import Registry, load_registry
+from gansearch.plugins._augmentation import policy_names
+from gansearch.data._pairs import Pairs, make_pairs
+from gansearch.score._scorer import Plan, resolve_plan
+from gansearch.score._translate import translate_plan
+from gansearch.search._space import SearchSpace
+from gansearch.store._storage import sqlite_path
 
 
 @dataclass
@@ -162,11 +145,6 @@ def check_workers(config: StudyConfig, workers) -> None:
                                key="workers")
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URL, else None."""
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
-
-
 def check_storage(config: StudyConfig) -> None:
     """The storage URL must parse and its driver must be installed (nothing is connected or written)."""
     if config.storage is None:
@@ -240,180 +218,3 @@ def check_data(loaded, request: DataRequest, dataset, plugin: str, what: str = "
     return data.float().contiguous(), labels
 
 
-def trial_seed(study_seed: int, number: int) -> int:
-    """A per-trial seed derived from the study seed and the trial number."""
-    return derive_seed(study_seed, number)
-
-
-def make_sampler(config: StudyConfig, n_existing: int = 0, worker: int = 0) -> optuna.samplers.BaseSampler:
-    """The study's sampler. A resumed run, and every worker but the first, reseeds it from the trials
-    so far and the worker index, so no two samplers replay the same proposals. With a shared ``storage:``
-    (several runs, maybe on several machines, at once) every process also mixes in a random number: runs
-    never duplicate each other's trials, and such studies are not bit-for-bit reproducible.
-
-    TPE defaults suit short studies of a conditional space: ``startup_trials(n_trials)`` random trials,
-    multivariate TPE with ``group=True`` (parameters that appear together are modelled together), and
-    ``constant_liar`` so parallel workers (and machines) avoid proposing what another is training."""
-    seed = config.seed if n_existing == worker == 0 else derive_seed(config.seed, n_existing, worker + 1)
-    if config.storage is not None:  # runs on several machines share it: every process proposes its own trials
-        seed = derive_seed(seed, *np.frombuffer(os.urandom(8), dtype=np.uint32).tolist())
-    if config.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if config.sampler == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # multivariate, group, constant_liar
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(config.n_trials),
-                                          multivariate=True, group=True, constant_liar=True)
-
-
-def startup_trials(n_trials: int) -> int:
-    """Random trials before TPE models the space: a fifth of the study, between 3 and 10 (Optuna's
-    default of 10 would leave a 12-trial study almost all random)."""
-    return min(10, max(3, round(n_trials / 5)))
-
-
-def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
-    t = config.train
-    if config.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=t.eval_every, max_resource=t.steps)
-    if config.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=t.eval_every)
-    if config.pruner == "none":
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
-
-
-def make_storage(config: StudyConfig, reading: bool = False):
-    """The study's Optuna storage: a journal file by default, else an RDB URL with heartbeats.
-
-    Heartbeats let a run on any machine mark trials of a dead worker as failed. A damaged journal is
-    repaired before it is read (``gansearch.journal``); while a run writes to it, a repaired copy is read.
-    """
-    if config.storage is None:
-        path = config.journal_path
-        if reading and journal.is_damaged(path):  # a run is writing to it, or it could not be rewritten
-            path = journal.readable_copy(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    url = config.storage
-    engine_kwargs = {}
-    path = sqlite_path(url)
-    if path is not None:
-        engine_kwargs = {"connect_args": {"timeout": 60}}
-    for attempt in range(STORAGE_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                                  grace_period=4 * HEARTBEAT_S)
-        except ImportError as exc:  # no driver: retrying will not help
-            error = exc
-            break
-        except Exception as exc:  # noqa: BLE001 - e.g. two machines creating the tables at once
-            error = exc
-            time.sleep(random.uniform(0.5, 2.0) * (attempt + 1))
-    cause = error.__cause__ or error
-    raise StudyConfigError(f"cannot open {url!r}: {type(cause).__name__}: {str(cause).splitlines()[0]}",
-                           file=config.file, key="storage") from None
-
-
-def storage_exists(config: StudyConfig) -> bool:
-    """False only when the local file the storage lives in has not been written yet."""
-    path = config.journal_path if config.storage is None else sqlite_path(config.storage)
-    return path is None or path.exists()
-
-
-def fingerprint(config: StudyConfig) -> dict:
-    """What must not change between runs of one study: the search space, the data and the score."""
-    raw = {k: v for k, v in dataclasses.asdict(config).items()
-           if k in ("data", "generator", "discriminator", "train", "score")}
-    raw["train"].pop("cuda_graphs")  # resuming on another device, or eagerly, is fine
-    raw["train"].pop("precision")  # likewise how the arithmetic is done
-    raw["score"].pop("metrics")  # what else is stored may grow; the objective may not change
-    raw["score"].pop("inception_weights")  # the same weights may move
-    if raw["train"].get("augment") == "none":  # keys added later, at their defaults: studies begun before match
-        raw["train"].pop("augment")
-    if config.objectives:
-        raw["objectives"] = list(config.objectives)
-    if config.task == "translate":
-        raw["task"], raw["translate"] = config.task, dataclasses.asdict(config.translate)
-    else:
-        raw["train"].pop("l1_weight", None)  # only translate studies use it
-    return json.loads(json.dumps(raw, default=str))
-
-
-def _first_difference(old, new, key=""):
-    if isinstance(old, dict) and isinstance(new, dict):
-        for k in sorted(set(old) | set(new)):
-            found = _first_difference(old.get(k), new.get(k), f"{key}.{k}" if key else k)
-            if found:
-                return found
-        return None
-    return (key, old, new) if old != new else None
-
-
-def _has_key(tree: dict, dotted: str) -> bool:
-    for part in dotted.split("."):
-        if not isinstance(tree, dict) or part not in tree:
-            return False
-        tree = tree[part]
-    return True
-
-
-def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
-    """A resumed study must search the same space: editing it mid-study would mix incomparable trials."""
-    stored = study.user_attrs.get("gansearch_fingerprint")
-    current = fingerprint(config)
-    if stored is None:
-        study.set_user_attr("gansearch_fingerprint", current)
-        return
-    diff = _first_difference(stored, current)
-    if diff and not _has_key(stored, diff[0]):  # a key this study's gansearch did not have
-        key, _, new = diff
-        raise StudyConfigError(f"this study was created by an older gansearch, without {key} (now {new!r}): "
-                               "its scores are not comparable; give the study a new name", file=config.file, key=key)
-    if diff:
-        key, old, new = diff
-        raise StudyConfigError(f"changed from {old!r} to {new!r} since the study started; a study's search "
-                               "space, data and score are fixed: restore it, or give the study a new name",
-                               file=config.file, key=key)
-
-
-def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_created: bool = False,
-               recover: bool = True):
-    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis (``recover``:
-    first repair the journal if no run is writing to it; see ``gansearch.recovery``). With
-    ``report_created``, a pair (study, whether this call created it)."""
-    if not create:
-        lock = config.output_dir / "run.lock"
-        with journal.hold(lock) if recover and config.storage is None else contextlib.nullcontext(False) as quiet:
-            if quiet:  # no run writes to the journal, and none can start meanwhile: repair or rebuild it
-                with contextlib.suppress(OSError):  # a full disk: read as it is
-                    recover_storage(config, stacklevel=5)
-            if not storage_exists(config):
-                raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
-                                    f"run `gansearch run {config.file}` first")
-            try:
-                study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=recover),
-                                          sampler=make_sampler(config), pruner=make_pruner(config))
-            except KeyError:
-                raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") \
-                    from None
-            if quiet:
-                with contextlib.suppress(OSError):
-                    finish_recorded_trials(study, config)
-        return study
-    storage = make_storage(config)
-    try:  # exactly one of several runs starting together on one database creates the study
-        study = optuna.create_study(storage=storage, study_name=config.name, directions=directions(config),
-                                    pruner=make_pruner(config))
-        created = True
-    except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=config.name, storage=storage, pruner=make_pruner(config))
-        created = False
-    check_unchanged(study, config)
-    study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)), worker)
-    return (study, created) if report_created else study

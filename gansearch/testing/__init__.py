@@ -1,5 +1,5 @@
 """Reusable tests for plugin authors: subclass ``BlockConformance`` in your own test suite."""
 
-from .blocks import BlockConformance
+from gansearch.testing.blocks import BlockConformance
 
 __all__ = ["BlockConformance"]

@@ -62,7 +62,7 @@ def cpu_model() -> str:
 
 def layout_file(device: str) -> Path:
     """Where ``gansearch bench --layouts`` keeps the fastest layout it measured for this kind of GPU."""
-    from .scoring import extractor_cache_dir
+    from gansearch._cache import extractor_cache_dir
 
     name = torch.cuda.get_device_name(torch.device(device)) if device != "cpu" else "cpu-" + cpu_model()
     return extractor_cache_dir() / "layouts" / (re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") + ".json")

@@ -10,13 +10,8 @@ state, so several trials interleaved in one process repeat exactly, like trials 
 
 import contextlib
 
-import numpy as np
 import torch
-
-
-def derive_seed(*parts: int) -> int:
-    """A 32-bit seed mixed from non-negative integers."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+from gansearch._seeds import derive_seed
 
 
 IMPLICIT = 1  # derive_seed(seed, IMPLICIT): the state the default generators use inside scope()
@@ -73,10 +68,3 @@ def _index(device: torch.device) -> int:
     return device.index if device.index is not None else torch.cuda.current_device()
 
 
-@contextlib.contextmanager
-def seeded_cpu(seed: int):
-    """Draws from the default CPU generator seeded with ``seed``, its state restored afterwards (building a
-    pair's weights: the same seed gives the same weights, whoever else draws random numbers)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        yield

@@ -20,10 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .augment import accepts_generator
-from .errors import TrialDiverged
-from .randomness import TrialRandom
-from .spec import TrainSpec
+from gansearch.plugins._augmentation import accepts_generator
+from gansearch.errors import TrialDiverged
+from gansearch.train._randomness import TrialRandom
+from gansearch.nets._spec import TrainSpec
 
 WARMUP_STEPS = 3  # eager steps before capture: optimizer state, cuDNN/cuBLAS workspaces
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import gansearch
-from gansearch.augment import make_policy, policy_names
+from gansearch.plugins import make_policy, policy_names
 from gansearch.builtin.augment import color, cutout, translation
 from gansearch.plugins import load_registry
 from gansearch.study import prepare

@@ -33,7 +33,7 @@ def test_deconv_uses_padding_and_output_padding_not_cropping_when_it_can(kernel,
 
 
 def test_bilinear_and_nearest_upsampling_differ():
-    from gansearch.block import BlockArgs
+    from gansearch.plugins import BlockArgs
 
     torch.manual_seed(0)
     near = builtin_blocks.UpsampleConvBlock(BlockArgs(1, 1, 1, 2, options={"mode": "nearest"}))

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from gansearch.builtin.datasets import register_datasets
-from gansearch.dataset import REQUIRED, DataRequest
+from gansearch.plugins import REQUIRED, DataRequest
 from gansearch.errors import DatasetError, GansearchWarning
 
 

@@ -1,0 +1,101 @@
+"""What the run summary and ``gansearch best`` show, as data a notebook can use: the best complete trials
+(ties within two standard errors marked), the best against the baseline, and a multi-objective study's
+Pareto set."""
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from gansearch.errors import GansearchError
+from gansearch.results._dataframe import best_trial, trials_dataframe
+
+COSTS = ("g_params", "g_macs", "g_latency_ms")
+
+
+@dataclass
+class Best:
+    """The best complete trial of a study (lowest score; pruned trials never count) and its context."""
+
+    number: int
+    score: float
+    score_se: float | None
+    ties: list[int]  # other complete trials within two standard errors of it
+    baseline: dict | None  # {name, number, score, best_over_baseline}: the hand design's trial
+    metrics: dict  # every metric with its _se
+    params: dict
+    arch: dict | None
+    train: dict | None
+    costs: dict  # g_params, g_macs, g_latency_ms, latency_batch
+    samples: str | None  # absolute paths
+    generator: str | None
+    pareto: list[dict] | None = None  # a multi-objective study's Pareto set: number, score and each cost
+    top: pd.DataFrame = field(default=None, repr=False)  # the best complete trials, the baseline added if beyond them
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("top")
+        return out
+
+
+def top_trials(df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """The ``top`` best complete trials by score; the baseline trial is added after them when it is not
+    among them."""
+    done = df[df["state"] == "complete"].sort_values("score")
+    shown = done.head(top)
+    baseline = baseline_trials(done)
+    if not baseline.empty and baseline.index[0] not in shown.index:
+        shown = pd.concat([shown, baseline.head(1)])
+    return shown
+
+
+def baseline_trials(done: pd.DataFrame) -> pd.DataFrame:
+    return done[done["baseline"].notna()] if "baseline" in done else done.iloc[:0]
+
+
+def baseline_summary(done: pd.DataFrame) -> dict | None:
+    """The baseline's trial and the best score over its score (None without a complete baseline)."""
+    done = done.sort_values("score")
+    baseline = baseline_trials(done)
+    if baseline.empty or done.empty:
+        return None
+    base, best = baseline.iloc[0], done.iloc[0]
+    return {"name": base["baseline"], "number": int(base["number"]), "score": float(base["score"]),
+            "best_number": int(best["number"]),
+            "best_over_baseline": float(best["score"] / base["score"]) if base["score"] else float("inf")}
+
+
+def pareto_set(df: pd.DataFrame) -> list[dict] | None:
+    """A multi-objective study's Pareto set, best score first (None for a single-objective study)."""
+    if "pareto" not in df:
+        return None
+    front = df[df["pareto"] == True].sort_values("score")  # noqa: E712 - a boolean column with gaps
+    shown = [k for k in ("g_macs", "g_params", "g_latency_ms", "l1", "psnr", "ssim") if k in df]
+    return [{"number": int(r["number"]), "score": float(r["score"]), "score_se": _number(r.get("score_se")),
+             "baseline": _text(r.get("baseline")), **{k: _number(r[k]) for k in shown},
+             "samples": _text(r.get("samples"))} for _, r in front.iterrows()]
+
+
+def best(study_file, top: int = 5) -> Best:
+    """The best trial of the study in ``study_file`` with its ties, metrics, architecture, costs, files, the
+    baseline comparison and (multi-objective) the Pareto set; ``.top`` holds the best ``top`` trials."""
+    df = trials_dataframe(study_file)
+    done = df[df["state"] == "complete"].sort_values("score")
+    if done.empty:
+        raise GansearchError(f"{study_file}: no complete trial yet")
+    row = done.iloc[0]
+    trial = best_trial(study_file)
+    tied = [int(n) for n in done.loc[done["tie"], "number"] if n != trial.number]
+    costs = {k: trial.user_attrs.get(k) for k in (*COSTS, "latency_batch")}
+    return Best(number=trial.number, score=float(row["score"]), score_se=trial.user_attrs.get("score_se"),
+                ties=tied, baseline=baseline_summary(done), metrics=trial.user_attrs.get("metrics", {}),
+                params=trial.params, arch=trial.user_attrs.get("arch"), train=trial.user_attrs.get("train"),
+                costs=costs, samples=_text(row.get("samples")), generator=_text(row.get("generator")),
+                pareto=pareto_set(df), top=top_trials(df, top))
+
+
+def _number(value):
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _text(value):
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)

@@ -1,0 +1,66 @@
+"""Where an interrupt (Ctrl-C, SIGTERM) may land in a trial, and where it waits."""
+
+import contextlib
+import signal
+import threading
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within this block (main thread only), SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    deliver(signal.Signals(signum).name)
+
+
+# Where a SIGTERM may land (Ctrl-C keeps Python's own handler: it must stop a run at once). Inside a
+# trial's training body (``interruptible``) it is raised at once,
+# and the trial records it as its failure. Between trials, while Optuna records a finished trial, it is
+# held (``deferring``) and raised when that bookkeeping is done (``raise_pending``): raised there, Optuna
+# would mark the trial failed without a reason, even one that had finished.
+_STATE = {"deferring": False, "depth": 0, "pending": None}
+
+
+def deliver(reason: str) -> None:
+    if _STATE["deferring"] and _STATE["depth"] == 0:
+        _STATE["pending"] = _STATE["pending"] or reason
+        return
+    raise KeyboardInterrupt(reason)
+
+
+@contextlib.contextmanager
+def deferring_interrupts():
+    """While a worker runs trials: interrupts between trials wait for Optuna's bookkeeping (``deliver``)."""
+    _STATE["deferring"] = True
+    try:
+        yield
+    finally:
+        _STATE["deferring"] = False
+        _STATE["pending"] = None
+
+
+@contextlib.contextmanager
+def interruptible():
+    """A trial's training body: an interrupt here is raised at once (and recorded as the trial's failure)."""
+    raise_pending()
+    _STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        _STATE["depth"] -= 1
+
+
+def raise_pending() -> None:
+    """Raise an interrupt that arrived while it could not be (``deliver``)."""
+    reason, _STATE["pending"] = _STATE["pending"], None
+    if reason:
+        raise KeyboardInterrupt(reason)
