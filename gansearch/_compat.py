@@ -2,8 +2,8 @@
 
 ``gansearch.builder`` (a module that moved into ``gansearch.nets``), ``gansearch.build_pair`` (a name the
 front no longer exports): both still resolve, to the same objects, and say where they live now. Paths that
-only changed from a module into a package of the same name (``gansearch.config``, ``gansearch.plugins``,
-``gansearch.study``) need nothing here, except for names that moved to another package.
+only changed from a module into a package of the same name (``gansearch.bench``, ``gansearch.config``,
+``gansearch.plugins``, ``gansearch.study``) need nothing here, except for names that moved to another package.
 """
 
 import importlib
@@ -17,7 +17,7 @@ REMOVED_IN = "gansearch 0.3"
 MODULES = {  # old module -> new module
     "gansearch.analysis": "gansearch.results._dataframe", "gansearch.artifacts": "gansearch.store._artifacts",
     "gansearch.augment": "gansearch.plugins._augmentation", "gansearch.baseline": "gansearch.search._baseline",
-    "gansearch.bench": "gansearch.bench._trainer_bench", "gansearch.block": "gansearch.plugins._block",
+    "gansearch.block": "gansearch.plugins._block",
     "gansearch.builder": "gansearch.nets._builder", "gansearch.calibration": "gansearch.score._calibration",
     "gansearch.costs": "gansearch.nets._costs", "gansearch.dataset": "gansearch.plugins._dataset",
     "gansearch.devices": "gansearch.train._devices", "gansearch.evaluation": "gansearch.results._evaluation",
@@ -37,14 +37,14 @@ MODULES = {  # old module -> new module
 # old modules whose names went to several places: every place is searched, the first listed first
 SPLIT = {
     "gansearch.runner": ("gansearch.run._objective", "gansearch.run._worker", "gansearch.run._progress",
-                         "gansearch.store._trials", "gansearch.score._translate"),
+                         "gansearch.store._open", "gansearch.score._translate"),
     "gansearch.scoring": ("gansearch._cache",), "gansearch.randomness": ("gansearch._seeds",),
     "gansearch.translation": ("gansearch.nets._builder", "gansearch.data._images"),
     "gansearch.workers": ("gansearch.run._signals",),
 }
 PACKAGE_NAMES = {  # names a package-of-the-same-name no longer defines: "package.name" -> new module
     "gansearch.study.load_config": "gansearch.config._load", "gansearch.study.open_study": "gansearch.store._open",
-    "gansearch.study.make_storage": "gansearch.store._open", "gansearch.study.sqlite_path": "gansearch.store._open",
+    "gansearch.study.make_storage": "gansearch.store._storage", "gansearch.study.sqlite_path": "gansearch.store._storage",
     "gansearch.study.fingerprint": "gansearch.store._fingerprint",
     "gansearch.study.check_unchanged": "gansearch.store._fingerprint",
     "gansearch.study.make_sampler": "gansearch.search._samplers", "gansearch.study.make_pruner": "gansearch.search._samplers",
@@ -56,7 +56,7 @@ FRONT = {  # names the 0.1 front exported and this one does not -> where they li
     "StudyConfig": "gansearch.config", "load_registry": "gansearch.plugins", "get_plugin_manager": "gansearch.plugins",
     "Registry": "gansearch.plugins", "build_pair": "gansearch.nets", "Generator": "gansearch.nets",
     "Discriminator": "gansearch.nets", "Scorer": "gansearch.score", "held_out_conditions": "gansearch.results",
-    "train": "gansearch.train", "study_schema": "gansearch.config", "best_trial": "gansearch.results",
+    "study_schema": "gansearch.config", "best_trial": "gansearch.results",
     "ArchSpec": "gansearch.nets", "LayerSpec": "gansearch.nets", "NetSpec": "gansearch.nets", "TrainSpec": "gansearch.nets",
 }
 

@@ -104,6 +104,27 @@ def tiny_study(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def _finished_study_once(tmp_path_factory):
+    """The tiny study (2 complete trials, deconv generators), run once for the whole session."""
+    folder = tmp_path_factory.mktemp("finished")
+    (folder / "study.yaml").write_text(tiny_study_text(n_trials=2, g_blocks="deconv"))
+    from gansearch.run import run_study
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(AUTOLOAD_ENV, "1")
+        run_study(folder / "study.yaml", progress=False)
+    return folder
+
+
+@pytest.fixture
+def finished_study(_finished_study_once, tmp_path):
+    """A small finished study of this test's own (a copy it may damage): the path of its study file, whose
+    results are in runs/tiny/ beside it."""
+    shutil.copytree(_finished_study_once, tmp_path / "finished")
+    return tmp_path / "finished" / "study.yaml"
+
+
+@pytest.fixture(scope="session")
 def quickstart(tmp_path_factory):
     """studies/quickstart.yaml, unchanged, run through the CLI in a scratch folder."""
     folder = tmp_path_factory.mktemp("quickstart")

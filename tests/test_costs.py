@@ -5,7 +5,6 @@ import torch.nn as nn
 
 import gansearch
 from gansearch.nets import LATENCY_BATCH, latency_ms, macs
-from gansearch.run import run_study
 
 
 def test_macs_of_a_conv_and_a_linear_layer_are_what_arithmetic_says():
@@ -24,9 +23,8 @@ def test_latency_is_a_positive_median_in_milliseconds():
     assert 0 < latency_ms(g, spec, torch.device("cpu")) < 10_000 and LATENCY_BATCH == 64
 
 
-def test_every_trial_records_its_generator_and_discriminator_costs(tiny_study):
-    path = tiny_study(n_trials=3)
-    run_study(path, progress=False)
+def test_every_trial_records_its_generator_and_discriminator_costs(finished_study):
+    path = finished_study
     df = gansearch.trials_dataframe(path)
     assert (df["g_macs"] > 0).all() and (df["d_macs"] > 0).all() and (df["g_latency_ms"] > 0).all()
     assert (df["latency_batch"] == LATENCY_BATCH).all()

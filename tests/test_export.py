@@ -15,6 +15,8 @@ from gansearch.nets import ArchSpec
 from gansearch.results import best_trial
 from gansearch.run import run_study
 
+pytestmark = pytest.mark.slow  # exports through TorchScript and ONNX
+
 LOADERS = {
     "pytorch": """
         from safetensors.torch import load_file

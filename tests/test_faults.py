@@ -22,29 +22,17 @@ from gansearch.config import load_config
 from gansearch.store import open_study
 from gansearch.run import STOP_GRACE_S
 
-from conftest import tiny_study_text
 from gansearch.run import run_study
+
+pytestmark = pytest.mark.slow  # subprocess runs killed, interrupted, starved of disk
 
 ENV = {**os.environ, "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONUNBUFFERED": "1"}
 CMD = [sys.executable, "-c", "from gansearch.cli import main; main()"]
 
 
-@pytest.fixture(scope="module")
-def finished_study(tmp_path_factory):
-    """A tiny study with 2 complete trials, run once; each test damages its own copy."""
-    folder = tmp_path_factory.mktemp("finished")
-    (folder / "study.yaml").write_text(tiny_study_text(n_trials=2, g_blocks="deconv"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANSEARCH_DISABLE_PLUGIN_AUTOLOAD", "1")
-        run_study(folder / "study.yaml", progress=False)
-    return folder
-
-
 @pytest.fixture
-def copy_of(finished_study, tmp_path):
-    shutil.copytree(finished_study, tmp_path / "s")
-    path = tmp_path / "s" / "study.yaml"
-    return path, path.parent / "runs" / "tiny" / "journal.log"
+def copy_of(finished_study):
+    return finished_study, finished_study.parent / "runs" / "tiny" / "journal.log"
 
 
 def tear_last_record(log: Path):

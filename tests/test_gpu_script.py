@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import tiny_study_text
 
 ROOT = Path(__file__).parents[1]
@@ -24,6 +25,7 @@ def test_the_gpu_script_is_valid_bash():
     assert subprocess.run(["bash", "-n", str(SCRIPTS / "gpu-checks.sh")]).returncode == 0
 
 
+@pytest.mark.slow
 def test_the_study_steps_measure_wall_time_splits_precision_and_gpu_use(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(SCRIPTS, root / "scripts")

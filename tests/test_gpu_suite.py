@@ -7,6 +7,10 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+import pytest
+
+
+pytestmark = pytest.mark.slow  # runs tests_gpu/ in a subprocess
 
 ROOT = Path(__file__).parents[1]
 GPU_TESTS = ROOT / "tests_gpu"

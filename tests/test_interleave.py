@@ -17,7 +17,7 @@ from gansearch.bench import _trainer_bench as trainer_bench
 from gansearch.cli import cli
 from gansearch.config import load_config
 from gansearch.train import layout_file, plan_workers, save_layout
-from gansearch.train import Lane, interleave, lanes_for
+from gansearch.train import interleave, lanes_for
 from gansearch.train import TrialRandom
 from gansearch._cache import CACHE_ENV
 from gansearch.nets import TrainSpec
@@ -184,6 +184,7 @@ def packed(path, lanes):
     return path
 
 
+@pytest.mark.slow
 def test_a_packed_worker_interleaves_its_trials_and_repeats_a_one_at_a_time_run(tiny_study, monkeypatch):
     monkeypatch.setattr("gansearch.train._devices.host_cores", lambda: 1)  # one torch thread either way: same sums
     one = run_study(packed(tiny_study(n_trials=6, name="one.yaml"), 1), progress=False)
@@ -197,6 +198,7 @@ def test_a_packed_worker_interleaves_its_trials_and_repeats_a_one_at_a_time_run(
     assert [(t.params, t.value) for t in three.trials] == [(t.params, t.value) for t in one.trials]
 
 
+@pytest.mark.slow
 def test_a_packed_tpe_study_proposes_no_trial_twice_and_repeats_exactly(tiny_study, tmp_path):
     def run(name):
         path = tiny_study(n_trials=6, name=name, lr_g="{low: 1.0e-4, high: 1.0e-3, log: true}")
@@ -233,6 +235,7 @@ def test_ctrl_c_records_every_interleaved_trial_as_interrupted(tiny_study, monke
         assert record["state"] == "FAIL" and record["user_attrs"]["failure"] == "interrupted (Ctrl-C)"
 
 
+@pytest.mark.slow
 def test_a_real_sigint_mid_run_stops_every_interleaved_trial_and_each_is_recorded(tiny_study):
     path = packed(tiny_study(n_trials=6, steps=100000), 3)
     main = threading.main_thread().ident
@@ -280,6 +283,7 @@ def test_auto_layouts_never_start_more_worker_processes_than_host_cores(monkeypa
     assert [s.trials for s in plan_workers(["cpu"], "auto", "auto")] == [3] * 4
 
 
+@pytest.mark.slow
 def test_bench_layouts_measures_and_keeps_the_fastest(tmp_path, monkeypatch, layout_cache):
     monkeypatch.setattr("gansearch.bench._trainer_bench.candidate_layouts", lambda device: [(1, 1), (1, 2), (1, 3)])
     real = trainer_bench.timed_study

@@ -18,6 +18,8 @@ from gansearch.study import prepare
 from gansearch.results import best_trial
 from gansearch.config import load_config
 
+pytestmark = pytest.mark.slow  # runs the quickstart (a minute on 2 cores)
+
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 import gansearch
@@ -42,6 +43,7 @@ def test_every_hook_is_documented():
     assert hooks and all(f"{name}(register)" in README for name in hooks)
 
 
+@pytest.mark.slow
 def test_plugin_how_to_works_as_written(tmp_path, monkeypatch):
     for name in ("my_blocks.py", "my_study.yaml", "test_my_blocks.py"):
         (tmp_path / name).write_text(block_named(f"# {name}"))
@@ -57,6 +59,7 @@ def test_plugin_how_to_works_as_written(tmp_path, monkeypatch):
     assert "8 passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_analysis_snippet_runs_on_a_real_study(quickstart, capsys):
     path, _ = quickstart
     snippet = next(body for lang, body in BLOCKS if lang == "python" and "trials_dataframe" in body)
@@ -66,6 +69,7 @@ def test_analysis_snippet_runs_on_a_real_study(quickstart, capsys):
     assert "g.0.block" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_evaluate_snippet_runs_on_a_real_study(quickstart, capsys):
     path, _ = quickstart
     snippet = next(body for lang, body in BLOCKS if lang == "python" and "gansearch.evaluate(" in body)

@@ -13,6 +13,8 @@ import gansearch
 from gansearch.cli import cli
 from gansearch.run import run_study
 
+pytestmark = pytest.mark.slow  # runs a study and opens its report in a browser
+
 
 def browser() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -118,15 +118,14 @@ def test_resuming_proposes_new_trials_rather_than_replaying_the_first_ones(tiny_
     assert [t.params for t in resumed] != [t.params for t in first]
 
 
-def test_editing_the_search_space_mid_study_is_a_config_error(tiny_study):
-    path = tiny_study(n_trials=1)
-    run_study(path, progress=False)
+def test_editing_the_search_space_mid_study_is_a_config_error(finished_study):
+    path = finished_study
     path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [3, 5]"))
     with pytest.raises(gansearch.StudyConfigError, match=r"generator.kernels: changed from \[3, 4\] to \[3, 5\]"):
-        run_study(path, n_trials=2, progress=False)
-    assert len(open_study(load_config(path), create=False).trials) == 1
+        run_study(path, n_trials=3, progress=False)
+    assert len(open_study(load_config(path), create=False).trials) == 2
     path.write_text(path.read_text().replace("kernels: [3, 5]", "kernels: [3, 4]"))
-    assert len(run_study(path, n_trials=2, progress=False).trials) == 2
+    assert len(run_study(path, n_trials=3, progress=False).trials) == 3
 
 
 def test_failed_trials_record_why_and_repeated_failures_stop_the_run(tiny_study, monkeypatch):
@@ -201,12 +200,11 @@ def test_a_baseline_interrupted_mid_trial_is_run_again_on_resume(tiny_study, int
     assert list(baselines["state"]) == ["fail", "complete"]
 
 
-def test_a_study_from_an_older_gansearch_is_refused_with_the_reason(tiny_study):
-    path = tiny_study(n_trials=1)
-    run_study(path, progress=False)
+def test_a_study_from_an_older_gansearch_is_refused_with_the_reason(finished_study):
+    path = finished_study
     study = open_study(load_config(path), create=False)
     old = dict(study.user_attrs["gansearch_fingerprint"])
     old["score"] = {k: v for k, v in old["score"].items() if k != "extractor"}  # as gansearch 0.1 stored it
     study.set_user_attr("gansearch_fingerprint", old)
     with pytest.raises(gansearch.StudyConfigError, match="score.extractor: this study was created by an older"):
-        run_study(path, n_trials=2, progress=False)
+        run_study(path, n_trials=3, progress=False)

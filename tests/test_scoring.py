@@ -141,6 +141,7 @@ def test_the_inception_extractor_without_weights_is_one_clear_error_and_writes_n
     assert not (path.parent / "runs").exists()
 
 
+@pytest.mark.slow
 def test_the_inception_extractor_scores_with_weights_from_the_environment(write_study, tmp_path, monkeypatch):
     from gansearch.builtin.inception import FIDInception
     from gansearch.score import single_threaded

@@ -19,6 +19,8 @@ from gansearch.config import load_config
 from gansearch.store import open_study
 from gansearch.run import run_study
 
+pytestmark = pytest.mark.slow  # worker processes and subprocess runs
+
 
 def test_two_worker_processes_share_one_study(tiny_study):
     path = tiny_study(n_trials=6, workers=2)

@@ -13,9 +13,9 @@ from gansearch.errors import GansearchError
 from gansearch.plugins._registry import load_registry
 from gansearch.nets._spec import ArchSpec
 from gansearch.store._open import open_study
+from gansearch.store._record import COLUMNS
 
-DERIVED = ("baseline", "g_params", "d_params", "g_macs", "d_macs", "g_latency_ms", "latency_batch", "steps", "pruned_at", "failure", "setup_s", "train_s", "score_s",
-           "artifacts_s", "step_mode", "train_precision", "graph_fallback", "worker", "rerun_of", "restored_from")
+DERIVED = ("baseline", *COLUMNS, "rerun_of", "restored_from")  # the trial's record, and how it was enqueued
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
 
 

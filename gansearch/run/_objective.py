@@ -20,6 +20,7 @@ from gansearch.study._prepare import Prepared
 from gansearch.store._fingerprint import fingerprint
 from gansearch.search._samplers import trial_seed
 from gansearch.train._trainer import Training, memory_format
+from gansearch.store._record import TrialRecord
 from gansearch.run._signals import interruptible
 from gansearch.score._translate import scorer_for
 
@@ -42,21 +43,23 @@ class Objective:
 
 
 class TrialRun:
-    """One trial from Optuna's ask to its tell, advanced a step at a time (``gansearch.interleave``): the
-    first ``advance`` builds and sets up the pair, each later one trains a step and, when due, evaluates
+    """One trial from Optuna's ask to its tell, advanced a step at a time (``gansearch.train.interleave``):
+    the first ``advance`` builds and sets up the pair, each later one trains a step and, when due, evaluates
     (reporting to Optuna, which may prune it; the last evaluation computes every metric with its standard
     error, once). ``close`` records how it ended, writes its samples, weights and record, and tells Optuna.
+    What it records is one ``TrialRecord``, written to the trial after setup (so that other processes see
+    who trains it and what it costs), after each evaluation of a multi-objective study, and at the end.
     """
 
     def __init__(self, objective: Objective, study: optuna.Study, trial: optuna.Trial, lane: Lane,
                  tag: str = "", on_close=None):
         self.o, self.study, self.trial, self.lane, self.on_close = objective, study, trial, lane, on_close
-        self.tag = tag  # who trains it: host:pid@device (plus /lane-N when lanes interleave)
-        self.notes = {"score_seconds": 0.0}  # step mode, graph fallback reason, where the time went
+        self.record = TrialRecord(worker=tag or objective.worker)
+        self.record.write(trial)  # at once: a supervisor finds a killed worker's trials by it
+        self.notes = {"score_seconds": 0.0}  # what the trainer says: step mode, fallback, where the time went
         self.reported = {}  # step -> score, kept in the trial's record on disk
         self.training: Training | None = None
         self.g = None
-        self.steps = 0
         self.state, self.value = TrialState.FAIL, None
         self.told = False
         self.heartbeat = heartbeat(study, trial)
@@ -76,7 +79,7 @@ class TrialRun:
         return self.state == TrialState.COMPLETE
 
     def _setup(self) -> None:
-        o, trial = self.o, self.trial
+        o, trial, record = self.o, self.trial, self.record
         seed = trial_seed(o.p.config.seed, trial.number)
         baseline = o.p.baseline if trial.user_attrs.get("baseline") else None
         self.baseline = baseline
@@ -85,16 +88,13 @@ class TrialRun:
         else:
             arch, spec = o.p.space.suggest(trial, seed)
         self.arch, self.spec = arch, spec
-        trial.set_user_attr("seed", seed)
-        trial.set_user_attr("worker", self.tag or o.worker)
-        trial.set_user_attr("arch", arch.to_dict())
-        trial.set_user_attr("train", spec.to_dict())
+        record.seed, record.arch, record.train = seed, arch.to_dict(), spec.to_dict()
         built = time.perf_counter()
         g, d = build_pair(arch, o.p.registry, seed)
-        trial.set_user_attr("g_params", count_params(g))
-        trial.set_user_attr("d_params", count_params(d))
-        trial.set_user_attr("g_macs", macs(g, generator_input(arch, 1)))  # per image, before moving to the device
-        trial.set_user_attr("d_macs", macs(d, discriminator_input(arch, 1)))
+        record.g_params, record.d_params = count_params(g), count_params(d)
+        record.g_macs = macs(g, generator_input(arch, 1))  # per image, before moving to the device
+        record.d_macs = macs(d, discriminator_input(arch, 1))
+        record.write(trial)
         layout = memory_format(o.device)
         self.g, d = g.to(o.device, memory_format=layout), d.to(o.device, memory_format=layout)
         self.notes["build_seconds"] = time.perf_counter() - built
@@ -105,7 +105,7 @@ class TrialRun:
 
     def _evaluate(self) -> None:
         """Check the losses and score; the last evaluation computes every metric (with standard errors)."""
-        training, cfg = self.training, self.o.p.config
+        training, cfg, record = self.training, self.o.p.config, self.record
         training.check()
         self.lane.drained()  # check waited for every step launched so far
         step = training.done
@@ -118,49 +118,48 @@ class TrialRun:
         self.notes["score_seconds"] += time.perf_counter() - scored
         if not math.isfinite(value):
             raise TrialDiverged(f"non-finite score at step {step}")
-        self.steps = step
+        record.steps = step
         self.reported[step] = value
         trial, last = self.trial, training.finished
         # a fully trained trial is complete, never pruned; nor is the baseline, every study's yardstick
         if is_multi(cfg):  # Optuna prunes single-objective studies only; here the median rule among cheaper trials
-            trial.set_user_attr("reported", {str(k): v for k, v in self.reported.items()})
+            record.reported = {str(k): v for k, v in self.reported.items()}
+            record.write(trial)
             prune = not last and self.baseline is None and should_prune_on_quality(trial, step, value, cfg)
         else:
             trial.report(value, step)
             prune = not last and self.baseline is None and trial.should_prune()
         if prune:
-            trial.set_user_attr("pruned_at", step)
+            record.pruned_at = step
             raise optuna.TrialPruned(f"pruned at step {step} with score {value:.4g}")
         if last:
             self._complete(metrics)
 
     def _complete(self, metrics: dict) -> None:
-        trial, cfg = self.trial, self.o.p.config
-        trial.set_user_attr("g_latency_ms", round(latency_ms(self.g, self.arch, self.o.device), 4))
-        trial.set_user_attr("latency_batch", LATENCY_BATCH)
-        objective = self.o.p.plan.objective.name
-        trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("score_se", metrics[f"{objective}_se"])
-        trial.set_user_attr("score", metrics[objective])
-        self.value = objective_values(cfg, metrics[objective], metrics, trial.user_attrs)
+        record, objective = self.record, self.o.p.plan.objective.name
+        record.g_latency_ms = round(latency_ms(self.g, self.arch, self.o.device), 4)
+        record.latency_batch = LATENCY_BATCH
+        record.metrics, record.score, record.score_se = metrics, metrics[objective], metrics[f"{objective}_se"]
+        costs = {"g_params": record.g_params, "g_macs": record.g_macs, "g_latency_ms": record.g_latency_ms}
+        self.value = objective_values(self.o.p.config, metrics[objective], metrics, costs)
         self.state = TrialState.COMPLETE
 
     def close(self, exc: BaseException | None) -> optuna.trial.FrozenTrial | None:
         """Record how the trial ended (``exc``: what stopped it, or None), save its files, tell Optuna."""
         if self.told:
             return None
-        trial = self.trial
+        record = self.record
         if self.lane.stream is not None:  # steps still running (it failed or was stopped mid-way) finish first
             self.lane.stream.synchronize()
         try:
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM / the run's death (workers.py)
                 self.state = TrialState.FAIL
-                trial.set_user_attr("failure", f"interrupted ({exc.args[0] if exc.args else 'Ctrl-C'})")
+                record.failure = f"interrupted ({exc.args[0] if exc.args else 'Ctrl-C'})"
             elif isinstance(exc, optuna.TrialPruned):
                 self.state = TrialState.PRUNED
             elif exc is not None:
                 self.state = TrialState.FAIL
-                trial.set_user_attr("failure", f"{type(exc).__name__}: {exc}")
+                record.failure = f"{type(exc).__name__}: {exc}"
             self._record_times()
             if self.g is not None:
                 saved = time.perf_counter()
@@ -168,52 +167,50 @@ class TrialRun:
                     self._save()
                 except ArtifactError:
                     self.state = TrialState.FAIL
-                trial.set_user_attr("artifacts_s", round(time.perf_counter() - saved, 4))
+                record.artifacts_s = round(time.perf_counter() - saved, 4)
+            record.write(self.trial)
         finally:
             self.heartbeat.__exit__(None, None, None)
         values = self.value if self.state == TrialState.COMPLETE else None
-        frozen = self.study.tell(trial, values, state=None if values is not None else self.state)
+        frozen = self.study.tell(self.trial, values, state=None if values is not None else self.state)
         self.told = True
         if self.on_close is not None:
             self.on_close(frozen)
         return frozen
 
     def _record_times(self) -> None:
-        trial, notes = self.trial, self.notes
-        trial.set_user_attr("steps", self.steps)
-        trial.set_user_attr("step_mode", notes.get("mode"))
-        if notes.get("fallback"):
-            trial.set_user_attr("graph_fallback", notes["fallback"])
+        record, notes = self.record, self.notes
+        record.steps = record.steps or 0
+        record.step_mode = notes.get("mode")
+        record.graph_fallback = notes.get("fallback")
         # where the trial's wall time went: setup (build, warm-up, capture), training, scoring, files
-        trial.set_user_attr("setup_s", round(notes.get("build_seconds", 0.0) + notes.get("setup_seconds", 0.0), 4))
-        trial.set_user_attr("train_s", round(notes.get("train_seconds", 0.0), 4))
-        trial.set_user_attr("score_s", round(notes.get("score_seconds", 0.0), 4))
-        if notes.get("precision"):
-            trial.set_user_attr("train_precision", notes["precision"])
+        record.setup_s = round(notes.get("build_seconds", 0.0) + notes.get("setup_seconds", 0.0), 4)
+        record.train_s = round(notes.get("train_seconds", 0.0), 4)
+        record.score_s = round(notes.get("score_seconds", 0.0), 4)
+        record.train_precision = notes.get("precision")
 
     def _save(self):
         """Samples, weights and the trial's record; a trial whose artifacts cannot be written fails with
         the cause (a full disk also stops the run: see ``_work``)."""
-        trial, g = self.trial, self.g
+        trial, g, record = self.trial, self.g, self.record
         root = self.o.p.config.output_dir
         folder = trial_dir(root, trial.number)
         names = {"samples": str((folder / "samples.png").relative_to(root)),
                  "generator": str((folder / "generator.pt").relative_to(root))}
         value = self.value if self.state == TrialState.COMPLETE else None
         try:
-            record = {**trial_record(trial, self.state, value, self.reported, names),
-                      "fingerprint": fingerprint(self.o.p.config)}
+            record.write(trial)  # trial.json holds what the trial holds
+            saved = {**trial_record(trial, self.state, value, self.reported, names),
+                     "fingerprint": fingerprint(self.o.p.config)}
             if hasattr(self.o.scorer, "preview"):  # a translator's grid: condition | output | target rows
                 g.preview_pairs = self.o.scorer.preview()
-            save_trial(folder, g, self.o.p.config.seed, record)
+            save_trial(folder, g, self.o.p.config.seed, saved)
         except OSError as exc:
-            reason = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
-            trial.set_user_attr("failure", reason)
+            record.failure = f"cannot save the trial's artifacts in {folder}: {exc.strerror or exc}"
             if disk_full_cause(exc) is not None:
-                trial.set_user_attr("disk_full", True)
-            raise ArtifactError(reason) from exc
-        for key, name in names.items():
-            trial.set_user_attr(key, name)
+                record.disk_full = True
+            raise ArtifactError(record.failure) from exc
+        record.samples, record.generator = names["samples"], names["generator"]
 
 
 def heartbeat(study: optuna.Study, trial: optuna.Trial):

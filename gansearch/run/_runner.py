@@ -2,31 +2,28 @@
 
 import contextlib
 import sys
-import warnings
 
 import optuna
 import torch
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from gansearch.errors import GansearchError, GansearchWarning
+from gansearch.errors import GansearchError
 from gansearch.store import _journal as journal
-from gansearch.store._artifacts import disk_full_cause, set_aside_old_trials
-from gansearch.store._recovery import recover_storage
+from gansearch.store._artifacts import disk_full_cause
 from gansearch.train._devices import plan_workers, resolve_devices
 from gansearch.config._load import load_config
-from gansearch.study._prepare import Prepared, check_output, check_workers, prepare
+from gansearch.study._prepare import Prepared, prepare
 from gansearch.store._open import open_study
 from gansearch.run._timeline import Timeline, Untimed, warm_cuda
 from gansearch.run._signals import sigterm_as_interrupt
 from gansearch.run._supervisor import supervise
 from gansearch.run._progress import FINISHED
-from gansearch.store._trials import _already_running
+from gansearch.store._open import _already_running
 from gansearch.run._worker import _work
 from gansearch.run._worker import disk_full_message
-from gansearch.store._trials import fail_interrupted_trials
-from gansearch.store._trials import run_lock
 from gansearch.score._translate import scorer_for
+from gansearch.store._open import opened_for_run
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
@@ -43,9 +40,7 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     warming = None
     with contextlib.suppress(GansearchError):  # a bad file is reported by prepare, with every other check
         warming = warm_cuda(resolve_devices(load_config(path).devices))  # the CUDA context, while we prepare
-    prepared = prepare(path, entry_points=entry_points)  # every check, before anything is written
-    check_workers(prepared.config, workers or prepared.config.workers)  # what this run will start, here
-    check_output(prepared.config)  # writable before anything trains
+    prepared = prepare(path, entry_points=entry_points, run=True, workers=workers)  # every check, nothing written
     timeline.mark("prepare: study file, plugins, data")
     if warming is not None:
         warming.join()
@@ -73,15 +68,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     # for every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
     timeline.mark("score: extractors and real features",
                   extractors_s={k: round(v, 3) for k, v in scorer.build_seconds.items()})
-    with sigterm_as_interrupt(), run_lock(cfg):
-        recover_storage(cfg)
-        study, created = open_study(cfg, create=True, report_created=True)
-        if created:
-            moved = set_aside_old_trials(cfg.output_dir)
-            if moved is not None:
-                warnings.warn(f"{cfg.output_dir}: a new study began where trials of an earlier one are; they "
-                              f"were moved to {moved.name}/, never written over", GansearchWarning, stacklevel=2)
-        fail_interrupted_trials(study, cfg)
+    with sigterm_as_interrupt(), opened_for_run(cfg) as (study, created):
         enqueue_baseline(study, prepared, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         timeline.mark("open study: lock, repair, resume")

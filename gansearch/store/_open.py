@@ -1,24 +1,44 @@
-"""Opening a study's Optuna storage: a journal file by default, else an RDB URL with heartbeats."""
+"""Opening a study's storage, in one place: for reading (a notebook, ``gansearch trials``), for a run
+(``opened_for_run``), or for a run's worker. Whoever opens owns what opening involves:
+
+- the run lock: one ``gansearch run`` per study and machine with the default journal storage, so trials a
+  killed run left RUNNING can safely be finished or failed (RDB storages use heartbeats instead);
+- repair: a damaged or lost journal is repaired or rebuilt from the trials' records (``_recovery``) when no
+  run is writing to it;
+- the fingerprint: a resumed study must have the same search space, data and score (``_fingerprint``);
+- trials left RUNNING by a killed run: finished as their ``trial.json`` says, else failed with the reason;
+- the files of an earlier study in the same folder are moved aside, never written over.
+"""
 
 import contextlib
+import fcntl
+import time
+import warnings
+from pathlib import Path
+
 import optuna
-from gansearch.config._load import StudyConfig
-from gansearch.store import _journal as journal
-from gansearch.store._recovery import finish_recorded_trials, recover_storage
-from gansearch.errors import StudyNotFound
+from optuna.trial import TrialState
+
+from gansearch.config._load import StudyConfig, load_config
+from gansearch.errors import GansearchError, GansearchWarning, StudyNotFound
 from gansearch.search._objectives import directions
+from gansearch.search._samplers import make_pruner, make_sampler
+from gansearch.store import _journal as journal
+from gansearch.store._artifacts import set_aside_old_trials
 from gansearch.store._fingerprint import check_unchanged
-from gansearch.search._samplers import make_pruner
-from gansearch.search._samplers import make_sampler
-from gansearch.store._storage import make_storage
-from gansearch.store._storage import storage_exists
+from gansearch.store._recovery import finish_recorded_trials, recover_storage
+from gansearch.store._storage import make_storage, storage_exists
 
 
-def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_created: bool = False,
+def open_study(study: StudyConfig | str | Path, *, create: bool = False, worker: int = 0, report_created: bool = False,
                recover: bool = True):
-    """The study's Optuna object: created (or resumed) for a run, or loaded for analysis (``recover``:
-    first repair the journal if no run is writing to it; see ``gansearch.recovery``). With
-    ``report_created``, a pair (study, whether this call created it)."""
+    """The study's Optuna object (``study``: a study file's path, or its loaded config).
+
+    For reading (``create=False``): first repaired, if no run is writing to it, and trials whose last journal
+    records were lost finished from their records (``recover=False``: as it is, for a run watching its own
+    study). For a run's worker (``create=True``): created if no run created it yet, its fingerprint checked,
+    with the worker's own sampler. With ``report_created``, a pair (study, whether this call created it)."""
+    config = study if isinstance(study, StudyConfig) else load_config(study)
     if not create:
         lock = config.output_dir / "run.lock"
         with journal.hold(lock) if recover and config.storage is None else contextlib.nullcontext(False) as quiet:
@@ -29,23 +49,83 @@ def open_study(config: StudyConfig, *, create: bool, worker: int = 0, report_cre
                 raise StudyNotFound(f"{config.file}: no results yet in {config.storage_url}; "
                                     f"run `gansearch run {config.file}` first")
             try:
-                study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=recover),
-                                          sampler=make_sampler(config), pruner=make_pruner(config))
+                opened = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=recover),
+                                           sampler=make_sampler(config), pruner=make_pruner(config))
             except KeyError:
                 raise StudyNotFound(f"{config.file}: study {config.name!r} not found in {config.storage_url}") \
                     from None
             if quiet:
                 with contextlib.suppress(OSError):
-                    finish_recorded_trials(study, config)
-        return study
+                    finish_recorded_trials(opened, config)
+        return opened
     storage = make_storage(config)
     try:  # exactly one of several runs starting together on one database creates the study
-        study = optuna.create_study(storage=storage, study_name=config.name, directions=directions(config),
-                                    pruner=make_pruner(config))
+        opened = optuna.create_study(storage=storage, study_name=config.name, directions=directions(config),
+                                     pruner=make_pruner(config))
         created = True
     except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=config.name, storage=storage, pruner=make_pruner(config))
+        opened = optuna.load_study(study_name=config.name, storage=storage, pruner=make_pruner(config))
         created = False
-    check_unchanged(study, config)
-    study.sampler = make_sampler(config, len(study.get_trials(deepcopy=False)), worker)
-    return (study, created) if report_created else study
+    check_unchanged(opened, config)
+    opened.sampler = make_sampler(config, len(opened.get_trials(deepcopy=False)), worker)
+    return (opened, created) if report_created else opened
+
+
+@contextlib.contextmanager
+def opened_for_run(config: StudyConfig):
+    """A run's storage, held for the run: the lock taken, the journal repaired, the study created or resumed
+    (fingerprint checked), an earlier study's files moved aside, the trials a killed run left RUNNING
+    finished or failed. Yields (study, whether this run created it)."""
+    with run_lock(config):
+        recover_storage(config)
+        study, created = open_study(config, create=True, report_created=True)
+        if created:
+            moved = set_aside_old_trials(config.output_dir)
+            if moved is not None:
+                warnings.warn(f"{config.output_dir}: a new study began where trials of an earlier one are; they "
+                              f"were moved to {moved.name}/, never written over", GansearchWarning, stacklevel=3)
+        fail_interrupted_trials(study, config)
+        yield study, created
+
+
+@contextlib.contextmanager
+def run_lock(cfg):
+    """One ``gansearch run`` per study and machine for the default journal storage, so trials left
+    RUNNING by a killed run can safely be marked failed."""
+    if cfg.storage is not None:  # RDB storages use heartbeats instead
+        yield
+        return
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.output_dir / "run.lock", "a") as lock:
+        deadline = time.monotonic() + 2.0  # a reader may hold it a moment to repair the journal
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _already_running(cfg) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _already_running(cfg) -> GansearchError:
+    return GansearchError(f"{cfg.file}: another `gansearch run` is running this study (lock "
+                          f"{cfg.output_dir / 'run.lock'}); add workers with `workers:` instead")
+
+
+def fail_interrupted_trials(study, cfg):
+    """Trials still RUNNING from a run that was killed: finished after all if their ``trial.json`` says so
+    (the journal's last record was lost), else failed, with the reason."""
+    if cfg.storage is not None:
+        return
+    for t in finish_recorded_trials(study, cfg):
+        fail_trial(study, t, "interrupted: the run was killed mid-trial")
+
+
+def fail_trial(study, trial, reason: str) -> None:
+    optuna.Trial(study, trial._trial_id).set_user_attr("failure", reason)
+    study.tell(trial.number, state=TrialState.FAIL)

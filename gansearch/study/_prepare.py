@@ -39,9 +39,69 @@ class Prepared:
     extractors: dict = dataclasses.field(default_factory=dict)  # feature extractors built in this process
 
 
-def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -> Prepared:
-    """Read, validate and resolve a study file. Raises ``StudyConfigError``/``PluginError``; writes nothing."""
-    config = load_config(path)
+def prepare(path, *, load_data: bool = True, entry_points: bool | None = None, run: bool = False,
+            workers=None) -> Prepared:
+    """Read, check and resolve a study file, in one pass and in this order: the file itself (syntax, keys,
+    values), then the names it uses against the plugin registry (dataset, blocks and their options,
+    augmentations, metrics and extractors, the baseline), then this machine (devices, the storage's
+    driver; for a ``run``: ``workers`` and the output folder), then its data. The first problem is raised as
+    one ``file: key: message`` line (``StudyConfigError``, ``PluginError``); nothing is written."""
+    config = load_config(path)  # 1. the file
+    registry, dataset, space, plan, baseline = check_names(config, entry_points)  # 2. the registry's names
+    check_machine(config, run, workers)  # 3. this machine
+    prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
+    if load_data:
+        load_study_data(prepared, dataset)  # 4. the data
+    return prepared
+
+
+def load_study_data(prepared: Prepared, dataset) -> None:
+    """Load the study's data through its dataset plugin, check what it returned, and (translate) make the
+    (condition, target) pairs and their held-out split."""
+    config, registry = prepared.config, prepared.registry
+    channels = config.data.channels or dataset.channels
+    options = {**dataset.options, **config.data.options}
+    file = config.file
+    request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
+    plugin = registry.datasets[dataset.name].plugin
+    conditions = None
+    try:
+        loaded = dataset.load(request)
+        if isinstance(loaded, Paired):
+            if config.task != "translate" or config.translate.condition != "paired":
+                raise StudyConfigError(f"dataset {dataset.name!r} gives (condition, target) pairs: use it in a "
+                                       "translate study with translate.condition: paired", file=file, key="data.name")
+            conditions, _ = check_data(loaded.condition, request, dataset, plugin, what="conditions")
+            loaded = loaded.target
+            if len(conditions) != len(loaded):
+                raise DatasetError(f"dataset {dataset.name!r} (plugin {plugin!r}) returned {len(conditions)} "
+                                   f"conditions for {len(loaded)} targets")
+        prepared.data, prepared.labels = check_data(loaded, request, dataset, plugin)
+        prepared.classes = tuple(dataset.classes) if prepared.labels is not None else ()
+    except DatasetError as exc:
+        key = f"data.{exc.option}" if exc.option else "data"
+        raise StudyConfigError(str(exc), file=file, key=key) from None
+    except Exception as exc:  # noqa: BLE001 - a bad option type or a plugin bug: still one line
+        raise StudyConfigError(f"dataset {dataset.name!r} (plugin {plugin!r}) failed to load: "
+                               f"{type(exc).__name__}: {exc}", file=file, key="data") from None
+    n = len(prepared.data)
+    if config.task == "translate":
+        if config.translate.condition == "paired" and conditions is None:
+            raise StudyConfigError(f"dataset {dataset.name!r} gives images, not pairs; use a named condition "
+                                   "(grayscale, downsample, blur, noise, mask, edges) or a paired dataset "
+                                   "(paired_folder)", file=file, key="translate.condition")
+        if n < 2:
+            raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
+                                   f"{dataset.name!r} has {n}", file=file, key="data")
+        prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions)
+    elif n < config.score.samples:
+        warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
+                      "every score compares against these few, so scores are noisy (standard errors show how "
+                      "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=3)
+
+
+def check_names(config: StudyConfig, entry_points: bool | None = None):
+    """Every name the study uses, against the plugins it loads: (registry, dataset, space, plan, baseline)."""
     try:
         registry = load_registry(config.plugins, base_dir=config.base_dir, entry_points=entry_points)
     except PluginError as exc:
@@ -57,12 +117,10 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
             allowed = ", ".join(["name", "resolution", "channels", *dataset.options])
             raise StudyConfigError(f"unknown key for dataset {dataset.name!r}; allowed: {allowed}",
                                    file=file, key=f"data.{key}")
-    options = {**dataset.options, **config.data.options}
-    missing = [k for k, v in options.items() if v is REQUIRED]
+    missing = [k for k, v in {**dataset.options, **config.data.options}.items() if v is REQUIRED]
     if missing:
         raise StudyConfigError(f"dataset {dataset.name!r} needs this key", file=file, key=f"data.{missing[0]}")
-    channels = config.data.channels or dataset.channels
-    space = SearchSpace(config, registry, channels)
+    space = SearchSpace(config, registry, config.data.channels or dataset.channels)
     preflight_blocks(space)
     check_augmentations(config, registry)
     if config.task == "translate":
@@ -70,47 +128,17 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None) -
     else:
         plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
     baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
+    return registry, dataset, space, plan, baseline
+
+
+def check_machine(config: StudyConfig, run: bool = False, workers=None) -> None:
+    """What this machine must offer: the devices, the storage's driver; for a run, room for ``workers``
+    (default: the study's) and a writable output folder."""
     check_device(config)
     check_storage(config)
-    prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
-    if load_data:
-        request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
-        plugin = registry.datasets[dataset.name].plugin
-        conditions = None
-        try:
-            loaded = dataset.load(request)
-            if isinstance(loaded, Paired):
-                if config.task != "translate" or config.translate.condition != "paired":
-                    raise StudyConfigError(f"dataset {dataset.name!r} gives (condition, target) pairs: use it in a "
-                                           "translate study with translate.condition: paired", file=file, key="data.name")
-                conditions, _ = check_data(loaded.condition, request, dataset, plugin, what="conditions")
-                loaded = loaded.target
-                if len(conditions) != len(loaded):
-                    raise DatasetError(f"dataset {dataset.name!r} (plugin {plugin!r}) returned {len(conditions)} "
-                                       f"conditions for {len(loaded)} targets")
-            prepared.data, prepared.labels = check_data(loaded, request, dataset, plugin)
-            prepared.classes = tuple(dataset.classes) if prepared.labels is not None else ()
-        except DatasetError as exc:
-            key = f"data.{exc.option}" if exc.option else "data"
-            raise StudyConfigError(str(exc), file=file, key=key) from None
-        except Exception as exc:  # noqa: BLE001 - a bad option type or a plugin bug: still one line
-            raise StudyConfigError(f"dataset {dataset.name!r} (plugin {plugin!r}) failed to load: "
-                                   f"{type(exc).__name__}: {exc}", file=file, key="data") from None
-        n = len(prepared.data)
-        if config.task == "translate":
-            if config.translate.condition == "paired" and conditions is None:
-                raise StudyConfigError(f"dataset {dataset.name!r} gives images, not pairs; use a named condition "
-                                       "(grayscale, downsample, blur, noise, mask, edges) or a paired dataset "
-                                       "(paired_folder)", file=file, key="translate.condition")
-            if n < 2:
-                raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
-                                       f"{dataset.name!r} has {n}", file=file, key="data")
-            prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions)
-        elif n < config.score.samples:
-            warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
-                          "every score compares against these few, so scores are noisy (standard errors show how "
-                          "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=2)
-    return prepared
+    if run:
+        check_workers(config, workers or config.workers)
+        check_output(config)
 
 
 def check_augmentations(config: StudyConfig, registry: Registry) -> None:
