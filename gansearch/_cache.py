@@ -3,7 +3,6 @@
 import os
 from pathlib import Path
 
-
 CACHE_ENV = "GANSEARCH_CACHE"  # where trained extractors are kept across studies
 
 

@@ -1,6 +1,7 @@
 """Seeds: mixed from integers, and a seeded CPU generator for building weights."""
 
 import contextlib
+
 import numpy as np
 import torch
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from gansearch.config._load import PRECISIONS
-from gansearch.errors import DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound
+from gansearch.errors import (
+    DatasetError, GansearchError, GansearchWarning, PluginError, StudyConfigError, StudyNotFound,
+)
 
 BAD_INPUT = (StudyConfigError, PluginError, DatasetError, StudyNotFound)
 FORMATS = ("table", "csv", "json", "parquet")
@@ -193,10 +195,10 @@ def report(study, output):
 def export(study, number, fmt, output):
     """Write a trial's generator for use without gansearch: plain PyTorch code and safetensors weights,
     TorchScript, or ONNX. Each export is loaded back and checked against the trial's own images."""
-    from gansearch.results._dataframe import best_trial, load_generator
     from gansearch.config._load import load_config
     from gansearch.nets._export import export_generator
     from gansearch.nets._spec import ArchSpec
+    from gansearch.results._dataframe import best_trial, load_generator
 
     config = load_config(study)
     g = load_generator(study, number)

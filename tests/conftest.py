@@ -8,9 +8,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from gansearch._cache import CACHE_ENV
 from gansearch.cli import cli
 from gansearch.plugins import AUTOLOAD_ENV
-from gansearch._cache import CACHE_ENV
 
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 

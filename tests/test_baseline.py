@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
+from gansearch.errors import StudyConfigError
+from gansearch.nets import build_pair
 from gansearch.search import Baseline, dcgan_arch, make_baseline
 from gansearch.search._baseline import baseline_params, dcgan_train_values
-from gansearch.nets import build_pair
-from gansearch.errors import StudyConfigError
 from gansearch.study import prepare
 
 STUDIES = Path(__file__).parents[1] / "studies"

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DELETE, with_changes
 from gansearch.config import IntRange, Range, StudyConfig, config_from_dict, load_config
 from gansearch.errors import StudyConfigError
 from gansearch.study import prepare
+
+from conftest import DELETE, with_changes
 
 QUICKSTART = Path(__file__).parents[1] / "studies" / "quickstart.yaml"
 

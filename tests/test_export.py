@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 import gansearch
 from gansearch.cli import cli
-from gansearch.nets import generator_input
-from gansearch.nets import ArchSpec
+from gansearch.nets import ArchSpec, generator_input
 from gansearch.results import best_trial
 from gansearch.run import run_study
 

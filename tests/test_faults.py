@@ -15,14 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.store import _artifacts as artifacts, _journal as journal
-from gansearch.run import _objective as objective
 from gansearch.cli import cli
 from gansearch.config import load_config
-from gansearch.store import open_study
 from gansearch.run import STOP_GRACE_S
-
+from gansearch.run import _objective as objective
 from gansearch.run import run_study
+from gansearch.store import _artifacts as artifacts
+from gansearch.store import _journal as journal
+from gansearch.store import open_study
 
 pytestmark = pytest.mark.slow  # subprocess runs killed, interrupted, starved of disk
 

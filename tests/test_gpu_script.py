@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import tiny_study_text
 
 ROOT = Path(__file__).parents[1]

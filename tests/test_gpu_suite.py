@@ -7,8 +7,8 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-import pytest
 
+import pytest
 
 pytestmark = pytest.mark.slow  # runs tests_gpu/ in a subprocess
 

@@ -13,18 +13,15 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import gansearch
+from gansearch._cache import CACHE_ENV
 from gansearch.bench import _trainer_bench as trainer_bench
 from gansearch.cli import cli
 from gansearch.config import load_config
-from gansearch.train import layout_file, plan_workers, save_layout
-from gansearch.train import interleave, lanes_for
-from gansearch.train import TrialRandom
-from gansearch._cache import CACHE_ENV
 from gansearch.nets import TrainSpec
-from gansearch.store import open_study
-from gansearch.train import Training, train
 from gansearch.plugins import load_registry
 from gansearch.run import run_study
+from gansearch.store import open_study
+from gansearch.train import Training, TrialRandom, interleave, lanes_for, layout_file, plan_workers, save_layout, train
 
 
 class Job:

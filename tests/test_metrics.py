@@ -7,7 +7,10 @@ import pytest
 import scipy.linalg
 import torch
 
-from gansearch.score import class_shares, coverage, entropy, frechet_distance, jackknife, kth_neighbour_radii, knn_precision, knn_recall, mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics
+from gansearch.score import (
+    class_shares, coverage, entropy, frechet_distance, jackknife, knn_precision, knn_recall, kth_neighbour_radii,
+    mmd2_unbiased, polynomial_kernel, sqrt_psd, statistics,
+)
 
 
 def random_cov(d, seed):

@@ -8,10 +8,10 @@ import gansearch
 from gansearch.cli import cli
 from gansearch.config import config_from_dict
 from gansearch.errors import StudyConfigError
+from gansearch.run import run_study
 from gansearch.search import MIN_PEERS, directions, should_prune_on_quality
 
 from conftest import with_changes
-from gansearch.run import run_study
 
 
 def test_a_score_and_macs_study_keeps_the_pareto_set_and_prints_it(tiny_study):

@@ -7,10 +7,9 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.nets import build_layer
 from gansearch.cli import cli
+from gansearch.nets import LayerSpec, build_layer
 from gansearch.plugins import collect, get_plugin_manager, load_registry
-from gansearch.nets import LayerSpec
 from gansearch.study import prepare
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle"

@@ -97,8 +97,8 @@ def test_a_name_that_moved_out_of_a_same_named_package_still_resolves(path):
 def test_the_import_paths_the_readme_and_the_example_plugin_use_need_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
+        from gansearch import Block, BlockArgs, hookimpl, make_activation, make_norm  # noqa: F401
         from gansearch.testing import BlockConformance  # noqa: F401
-        from gansearch import Block, BlockArgs, hookimpl, make_norm, make_activation  # noqa: F401
         importlib.import_module("gansearch_pixelshuffle") if importlib.util.find_spec("gansearch_pixelshuffle") else None
 
 

@@ -9,14 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.nets import build_pair
 from gansearch.cli import cli
+from gansearch.config import load_config
+from gansearch.nets import ArchSpec, build_pair
+from gansearch.results import best_trial
 from gansearch.score import Scorer
-from gansearch.nets import ArchSpec
 from gansearch.store import open_study
 from gansearch.study import prepare
-from gansearch.results import best_trial
-from gansearch.config import load_config
 
 pytestmark = pytest.mark.slow  # runs the quickstart (a minute on 2 cores)
 

@@ -8,12 +8,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 import gansearch
-from gansearch.score import Scorer
-from gansearch.train import Training
 from gansearch.cli import cli
-from gansearch.store import open_study
 from gansearch.config import load_config
 from gansearch.run import run_study
+from gansearch.score import Scorer
+from gansearch.store import open_study
+from gansearch.train import Training
 
 PIXELSHUFFLE = Path(__file__).parents[1] / "plugins" / "gansearch-pixelshuffle" / "gansearch_pixelshuffle.py"
 

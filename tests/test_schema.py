@@ -11,18 +11,19 @@ import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from conftest import DELETE, VALID_STUDY, with_changes
-from gansearch.config import _load as config
 from gansearch.cli import cli
+from gansearch.config import StudyConfig, TrainSpace
+from gansearch.config import _load as config
+from gansearch.config import config_from_dict, study_schema
 from gansearch.config._load import _TRAIN_RULES
-from gansearch.config import StudyConfig, TrainSpace, config_from_dict
-from gansearch.errors import StudyConfigError
 from gansearch.config._schema import BOUNDS, ENUMS, REST, _object
-from gansearch.config import study_schema
+from gansearch.errors import StudyConfigError
+
+from conftest import DELETE, VALID_STUDY, with_changes
 
 ROOT = Path(__file__).parents[1]
-README_STUDY = next(body for body in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
-                    if body.startswith("name: quickstart"))
+REFERENCE_STUDY = next(body for body in re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "study-file.md").read_text(),
+                                                   flags=re.S) if body.startswith("name: quickstart"))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_every_shipped_study_validates(validator, path):
 
 
 def test_readme_study_and_the_smallest_study_validate(validator):
-    assert list(validator.iter_errors(yaml.safe_load(README_STUDY))) == []
+    assert list(validator.iter_errors(yaml.safe_load(REFERENCE_STUDY))) == []
     assert list(validator.iter_errors(VALID_STUDY)) == []
 
 

@@ -7,11 +7,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 import gansearch
-from gansearch.results import ties
 from gansearch.cli import cli
 from gansearch.errors import GansearchError, StudyConfigError
-from gansearch.study import prepare
+from gansearch.results import ties
 from gansearch.run import run_study
+from gansearch.study import prepare
 
 
 def plan_of(write_study, changes=None):
@@ -144,8 +144,7 @@ def test_the_inception_extractor_without_weights_is_one_clear_error_and_writes_n
 @pytest.mark.slow
 def test_the_inception_extractor_scores_with_weights_from_the_environment(write_study, tmp_path, monkeypatch):
     from gansearch.builtin.inception import FIDInception
-    from gansearch.score import single_threaded
-    from gansearch.score import Scorer
+    from gansearch.score import Scorer, single_threaded
 
     torch.manual_seed(0)
     weights = tmp_path / "random_inception.pth"

@@ -7,12 +7,11 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gansearch.nets import build_pair
 from gansearch.config import IntRange, config_from_dict
 from gansearch.errors import StudyConfigError
+from gansearch.nets import ArchSpec, build_pair
 from gansearch.plugins import load_registry
 from gansearch.search import SearchSpace, stride_plans
-from gansearch.nets import ArchSpec
 
 REGISTRY = load_registry(entry_points=False)
 optuna.logging.set_verbosity(optuna.logging.WARNING)

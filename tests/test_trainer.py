@@ -4,8 +4,7 @@ import torch.nn as nn
 
 from gansearch.errors import TrialDiverged
 from gansearch.nets import TrainSpec
-from gansearch.train import plan_workers, resolve_devices
-from gansearch.train import d_loss, g_loss, train
+from gansearch.train import d_loss, g_loss, plan_workers, resolve_devices, train
 
 
 class TinyG(nn.Module):

@@ -9,16 +9,16 @@ import yaml
 from PIL import Image
 
 import gansearch
-from gansearch.nets import build_pair, count_params
 from gansearch.config import TranslateConfig
-from gansearch.errors import StudyConfigError
 from gansearch.data import make_condition, make_pairs
+from gansearch.errors import StudyConfigError
+from gansearch.nets import build_pair, count_params
+from gansearch.plugins import load_registry
+from gansearch.results import held_out_conditions
+from gansearch.run import run_study
+from gansearch.score import psnr, ssim
 from gansearch.study import prepare
 from gansearch.train import Step, train
-from gansearch.score import psnr, ssim
-from gansearch.results import held_out_conditions
-from gansearch.plugins import load_registry
-from gansearch.run import run_study
 
 STUDIES = Path(__file__).parents[1] / "studies"
 
@@ -142,9 +142,10 @@ def test_the_generate_baseline_is_refused_in_a_translate_study(tiny_translate):
 
 
 def test_unet_skips_join_encoder_maps_of_the_same_size():
+    from optuna.trial import FixedTrial
+
     from gansearch.config import config_from_dict
     from gansearch.search import SearchSpace
-    from optuna.trial import FixedTrial
 
     raw = {"name": "t", "task": "translate", "data": {"name": "digits", "resolution": 16},
            "translate": {"condition": "grayscale", "skips": [True]},

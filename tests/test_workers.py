@@ -12,12 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 import gansearch
-from gansearch.run import _progress as progress
-from gansearch.store import run_lock
 from gansearch.cli import cli
 from gansearch.config import load_config
-from gansearch.store import open_study
+from gansearch.run import _progress as progress
 from gansearch.run import run_study
+from gansearch.store import open_study, run_lock
 
 pytestmark = pytest.mark.slow  # worker processes and subprocess runs
 

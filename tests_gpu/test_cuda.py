@@ -8,17 +8,15 @@ import pytest
 import torch
 
 import gansearch
-from gansearch.run import _progress as progress
 from gansearch.bench import BenchConfig, dcgan_spec, run_trials
 from gansearch.bench._trainer_bench import _pair, _train_spec
-from gansearch.train import interleave, lanes_for
-from gansearch.train import TrialRandom
+from gansearch.plugins import load_registry
+from gansearch.run import _progress as progress
+from gansearch.run import run_study
 from gansearch.study import prepare
-from gansearch.train import Step, Training, make_step, sync, train
+from gansearch.train import Step, Training, TrialRandom, interleave, lanes_for, make_step, sync, train
 
 from conftest import needs_cuda
-from gansearch.plugins import load_registry
-from gansearch.run import run_study
 
 STUDIES = Path(__file__).parents[1] / "studies"
 
@@ -250,8 +248,8 @@ def test_bench_layouts_keeps_the_fastest_for_workers_auto(tmp_path, monkeypatch,
 
 
 def test_a_256_translate_pair_with_diffaugment_trains_as_a_cuda_graph(device):
-    from gansearch.plugins import make_policy
     from gansearch.nets import build_pair
+    from gansearch.plugins import make_policy
 
     prepared = prepare(STUDIES / "seed_pair.yaml", load_data=False)
     g, d = build_pair(prepared.baseline.arch, prepared.registry, seed=0)

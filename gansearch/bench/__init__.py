@@ -2,10 +2,10 @@
 (``gansearch bench``), and the search against its baseline, random search and no pruning
 (``gansearch bench-search``).
 """
+from gansearch.bench._search_bench import SUITES, VARIANTS, run_search_bench
 from gansearch.bench._trainer_bench import (
     NAIVE_TRIALS, BenchConfig, BenchTrial, bench_data, bench_setup, candidate_layouts, dcgan_spec, format_report,
     gansearch_trial, measure_layouts, naive_trial, peak_flops, run_bench, run_trials, step_flops, timed_study,
 )
-from gansearch.bench._search_bench import run_search_bench, SUITES, VARIANTS
 
 __all__ = ['BenchConfig', 'BenchTrial', 'NAIVE_TRIALS', 'SUITES', 'VARIANTS', 'bench_data', 'bench_setup', 'candidate_layouts', 'dcgan_spec', 'format_report', 'gansearch_trial', 'measure_layouts', 'naive_trial', 'peak_flops', 'run_bench', 'run_search_bench', 'run_trials', 'step_flops', 'timed_study']

@@ -103,8 +103,8 @@ def run_one(path: Path, timeout: float) -> tuple[Path, int, float, str]:
 
 def summarise(studies) -> dict:
     """Per suite and seed: baseline, best of each variant (with standard errors) and training steps."""
-    from gansearch.results._dataframe import trials_dataframe
     from gansearch.errors import GansearchError
+    from gansearch.results._dataframe import trials_dataframe
 
     rows = []
     for suite, seed, variant, path in studies:
@@ -223,9 +223,9 @@ def _ok(flag) -> str:
 def run_search_bench(out: Path, suites=tuple(SUITES), seeds=(0, 1, 2), n_trials: int = 30, device: str = "auto",
                      jobs: int = 0, timeout: float = 3600, progress=print, variants=tuple(VARIANTS)) -> dict:
     """Write one study per suite, seed and variant under ``out``, run them (``jobs`` at a time), summarise."""
-    from gansearch.train._devices import host_cores, resolve_devices
     from gansearch.run._runner import scorer_for
     from gansearch.study._prepare import prepare
+    from gansearch.train._devices import host_cores, resolve_devices
 
     out = Path(out)
     gpu = resolve_devices(device)[0] != "cpu"

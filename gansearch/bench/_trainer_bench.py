@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from gansearch.nets._builder import Discriminator, Generator, dcgan_init
-from gansearch.train._devices import WorkerSlot, host_cores, plan_workers, resolve_devices, save_layout
-from gansearch.errors import GansearchError
-from gansearch.plugins._registry import load_registry
-from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
-from gansearch.train._interleave import Lane, interleave, lanes_for
 from gansearch._seeds import seeded_cpu
+from gansearch.errors import GansearchError
+from gansearch.nets._builder import Discriminator, Generator, dcgan_init
+from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
+from gansearch.plugins._registry import load_registry
+from gansearch.train._devices import WorkerSlot, host_cores, plan_workers, resolve_devices, save_layout
+from gansearch.train._interleave import Lane, interleave, lanes_for
 from gansearch.train._trainer import Step, Training, memory_format, sync, sync_stream
 
 

@@ -6,17 +6,17 @@ coverage metrics. Label-aware features rank mode dropping the way a person would
 """
 
 import hashlib
-import os
 import logging
+import os
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gansearch.builtin.features import to_feature_size
 from gansearch.plugins._metric import ExtractorRequest
 from gansearch.score._arithmetic import single_threaded
-from gansearch.builtin.features import to_feature_size
 
 VERSION = 1  # bump when the architecture or the training changes: cached weights are keyed by it
 STEPS = 300

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from gansearch.plugins._dataset import REQUIRED, DataRequest, Dataset, Paired
 from gansearch.errors import DatasetError, GansearchWarning
+from gansearch.plugins._dataset import REQUIRED, DataRequest, Dataset, Paired
 from gansearch.plugins._hookspecs import hookimpl
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}

@@ -21,8 +21,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gansearch.errors import GansearchError
-
-from gansearch.score._scorer import INCEPTION_ENV, INCEPTION_FILE as WEIGHTS_FILE, INCEPTION_HOW_TO as _HOW_TO_GET
+from gansearch.score._scorer import INCEPTION_ENV
+from gansearch.score._scorer import INCEPTION_FILE as WEIGHTS_FILE
+from gansearch.score._scorer import INCEPTION_HOW_TO as _HOW_TO_GET
 
 
 class ExtractorUnavailable(GansearchError):

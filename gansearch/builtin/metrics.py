@@ -2,11 +2,14 @@
 
 import torch
 
-from gansearch.plugins._hookspecs import hookimpl
-from gansearch.plugins._metric import Extractor, ExtractorRequest, Features, Metric
-from gansearch.score._arithmetic import class_shares, coverage, entropy, frechet_distance, in_balls, kth_neighbour_radii, mmd2_unbiased, polynomial_kernel, recall_from_distances, sqrt_psd, statistics
 from gansearch.builtin.classifier import build_classifier
 from gansearch.builtin.features import LayoutFeatures, RandomFeatures
+from gansearch.plugins._hookspecs import hookimpl
+from gansearch.plugins._metric import Extractor, ExtractorRequest, Features, Metric
+from gansearch.score._arithmetic import (
+    class_shares, coverage, entropy, frechet_distance, in_balls, kth_neighbour_radii, mmd2_unbiased, polynomial_kernel,
+    recall_from_distances, sqrt_psd, statistics,
+)
 
 K_NEIGHBOURS = 3  # Kynkäänniemi et al. 2019 use k = 3
 KID_MAX_REAL = 2048  # real samples in KID's kernel matrix

@@ -29,7 +29,9 @@ import types
 import typing
 from typing import Any, Union
 
-from gansearch.config._load import LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig
+from gansearch.config._load import (
+    LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig,
+)
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainSpace.loss": LOSSES,

@@ -1,7 +1,7 @@
 """Data beyond what dataset plugins load: a translate study's (condition, target) pairs and their
 held-out split, and the sample grids people look at.
 """
-from gansearch.data._pairs import Pairs, make_pairs, make_condition, condition_channels, gaussian_blur, held_out_index
-from gansearch.data._images import to_grid, sample_grid, save_samples, preview_grid
+from gansearch.data._images import preview_grid, sample_grid, save_samples, to_grid
+from gansearch.data._pairs import Pairs, condition_channels, gaussian_blur, held_out_index, make_condition, make_pairs
 
 __all__ = ['Pairs', 'condition_channels', 'gaussian_blur', 'held_out_index', 'make_condition', 'make_pairs', 'preview_grid', 'sample_grid', 'save_samples', 'to_grid']

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 import torch.nn as nn
+from PIL import Image
+
 from gansearch.nets._builder import translate
 
 

@@ -6,13 +6,12 @@ import itertools
 import torch
 import torch.nn as nn
 
+from gansearch._seeds import seeded_cpu
+from gansearch.errors import BlockShapeError, PluginError, TrialDiverged
+from gansearch.nets._spec import ArchSpec, LayerSpec
 from gansearch.plugins._block import BlockArgs
-from gansearch.errors import BlockShapeError, PluginError
 from gansearch.plugins._layers import make_activation, make_norm
 from gansearch.plugins._registry import Registry
-from gansearch._seeds import seeded_cpu
-from gansearch.nets._spec import ArchSpec, LayerSpec
-from gansearch.errors import TrialDiverged
 
 
 def build_layer(registry: Registry, layer: LayerSpec, in_channels: int, size: int, network: str,

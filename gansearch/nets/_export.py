@@ -18,8 +18,8 @@ import torch
 import torch.fx
 import torch.nn as nn
 
-from gansearch.nets._costs import generator_input
 from gansearch.errors import GansearchError
+from gansearch.nets._costs import generator_input
 from gansearch.nets._spec import ArchSpec
 
 FORMATS = ("pytorch", "torchscript", "onnx")

@@ -4,13 +4,15 @@
 manager per run that loads entry points, a study's own plugin files, and the built-ins, through the same
 hooks.
 """
-from gansearch.plugins._hookspecs import hookimpl, hookspec
-from gansearch.plugins._block import Block, BlockArgs, NAME_RE, SCALES, RESAMPLES, check_block_args
-from gansearch.plugins._dataset import Dataset, DataRequest, Paired, REQUIRED, Required
-from gansearch.plugins._metric import Extractor, ExtractorRequest, Features, Metric
 from gansearch.plugins._augmentation import Augmentation, accepts_generator, make_policy, policy_names
+from gansearch.plugins._block import NAME_RE, RESAMPLES, SCALES, Block, BlockArgs, check_block_args
+from gansearch.plugins._dataset import REQUIRED, DataRequest, Dataset, Paired, Required
+from gansearch.plugins._hookspecs import hookimpl, hookspec
 from gansearch.plugins._layers import ACTIVATIONS, NORMS, exact_conv, make_activation, make_norm
-from gansearch.plugins._registry import Registry, Provided, get_plugin_manager, load_registry, collect, AUTOLOAD_ENV, ENTRY_POINT_GROUP, DEFAULT_PLUGINS
+from gansearch.plugins._metric import Extractor, ExtractorRequest, Features, Metric
+from gansearch.plugins._registry import (
+    AUTOLOAD_ENV, DEFAULT_PLUGINS, ENTRY_POINT_GROUP, Provided, Registry, collect, get_plugin_manager, load_registry,
+)
 
 
 def __getattr__(name):  # names that moved to another package keep working for one release

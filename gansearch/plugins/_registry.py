@@ -20,13 +20,12 @@ from typing import Any
 import pluggy
 
 from gansearch._version import __version__
-
+from gansearch.errors import GansearchWarning, PluginError
 from gansearch.plugins import _hookspecs as hookspecs
 from gansearch.plugins._augmentation import Augmentation
 from gansearch.plugins._block import Block
 from gansearch.plugins._dataset import Dataset
 from gansearch.plugins._metric import Extractor, Metric
-from gansearch.errors import GansearchWarning, PluginError
 
 DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics",
                    "gansearch.builtin.augment")

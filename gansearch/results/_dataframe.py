@@ -6,12 +6,12 @@ import optuna
 import pandas as pd
 import torch
 
-from gansearch.nets._builder import Generator, Translator
-from gansearch.search._objectives import score_of
 from gansearch.config._load import load_config
 from gansearch.errors import GansearchError
-from gansearch.plugins._registry import load_registry
+from gansearch.nets._builder import Generator, Translator
 from gansearch.nets._spec import ArchSpec
+from gansearch.plugins._registry import load_registry
+from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
 from gansearch.store._record import COLUMNS
 

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import torch
 
-from gansearch.errors import StudyConfigError
+from gansearch.errors import DatasetError, StudyConfigError
+from gansearch.plugins._dataset import DataRequest
 from gansearch.score._scorer import JACKKNIFE_BLOCKS, Scorer
 from gansearch.study._prepare import prepare
-from gansearch.plugins._dataset import DataRequest
-from gansearch.errors import DatasetError
 
 
 def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str, float]:

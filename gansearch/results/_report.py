@@ -16,8 +16,8 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from gansearch.results._dataframe import frame
 from gansearch.config._load import load_config
+from gansearch.results._dataframe import frame
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
 

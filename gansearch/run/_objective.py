@@ -4,25 +4,27 @@ import contextlib
 import math
 import time
 import warnings
+
 import optuna
 import torch
 from optuna.trial import TrialState
+
+from gansearch.errors import ArtifactError, TrialDiverged
 from gansearch.nets._builder import build_pair, count_params
 from gansearch.nets._costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
-from gansearch.errors import ArtifactError, TrialDiverged
-from gansearch.train._interleave import Lane
-from gansearch.train._randomness import TrialRandom
-from gansearch.store._artifacts import disk_full_cause, save_trial, trial_dir, trial_record
 from gansearch.plugins._augmentation import make_policy
-from gansearch.search._objectives import is_multi, should_prune_on_quality
-from gansearch.search._objectives import values as objective_values
-from gansearch.study._prepare import Prepared
-from gansearch.store._fingerprint import fingerprint
-from gansearch.search._samplers import trial_seed
-from gansearch.train._trainer import Training, memory_format
-from gansearch.store._record import TrialRecord
 from gansearch.run._signals import interruptible
 from gansearch.score._translate import scorer_for
+from gansearch.search._objectives import is_multi, should_prune_on_quality
+from gansearch.search._objectives import values as objective_values
+from gansearch.search._samplers import trial_seed
+from gansearch.store._artifacts import disk_full_cause, save_trial, trial_dir, trial_record
+from gansearch.store._fingerprint import fingerprint
+from gansearch.store._record import TrialRecord
+from gansearch.study._prepare import Prepared
+from gansearch.train._interleave import Lane
+from gansearch.train._randomness import TrialRandom
+from gansearch.train._trainer import Training, memory_format
 
 
 class Objective:

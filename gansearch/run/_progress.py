@@ -1,6 +1,7 @@
 """The run's progress bar."""
 
 from optuna.trial import TrialState
+
 from gansearch.search._objectives import score_of
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -8,22 +8,19 @@ import torch
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from gansearch.errors import GansearchError
-from gansearch.store import _journal as journal
-from gansearch.store._artifacts import disk_full_cause
-from gansearch.train._devices import plan_workers, resolve_devices
 from gansearch.config._load import load_config
-from gansearch.study._prepare import Prepared, prepare
-from gansearch.store._open import open_study
-from gansearch.run._timeline import Timeline, Untimed, warm_cuda
+from gansearch.errors import GansearchError
+from gansearch.run._progress import FINISHED
 from gansearch.run._signals import sigterm_as_interrupt
 from gansearch.run._supervisor import supervise
-from gansearch.run._progress import FINISHED
-from gansearch.store._open import _already_running
-from gansearch.run._worker import _work
-from gansearch.run._worker import disk_full_message
+from gansearch.run._timeline import Timeline, Untimed, warm_cuda
+from gansearch.run._worker import _work, disk_full_message
 from gansearch.score._translate import scorer_for
-from gansearch.store._open import opened_for_run
+from gansearch.store import _journal as journal
+from gansearch.store._artifacts import disk_full_cause
+from gansearch.store._open import _already_running, open_study, opened_for_run
+from gansearch.study._prepare import Prepared, prepare
+from gansearch.train._devices import plan_workers, resolve_devices
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,

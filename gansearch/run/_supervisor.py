@@ -97,8 +97,7 @@ def describe_exit(code: int | None) -> str:
 def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
     """Start one process per worker slot, show progress from the storage, replace killed workers, and
     wait for them. Returns None, or why the run stopped early."""
-    from gansearch.store._open import fail_trial
-    from gansearch.store._open import open_study
+    from gansearch.store._open import fail_trial, open_study
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()

@@ -4,23 +4,21 @@ import os
 import socket
 import time
 import warnings
+
 import optuna
 import torch
 from optuna.trial import TrialState
-from gansearch.train._interleave import interleave, lanes_for
-from gansearch.store._artifacts import disk_full_cause
-from gansearch.train._devices import WorkerSlot
-from gansearch.study._prepare import Prepared
-from gansearch.store._open import open_study
-from gansearch.train._trainer import sync
-from gansearch.run._signals import deferring_interrupts, raise_pending
-from gansearch.run._progress import FINISHED
-from gansearch.run._objective import Objective
+
 from gansearch.run import _progress as progress
-from gansearch.run._objective import fail_stale_trials
-
-
-
+from gansearch.run._objective import Objective, fail_stale_trials
+from gansearch.run._progress import FINISHED
+from gansearch.run._signals import deferring_interrupts, raise_pending
+from gansearch.store._artifacts import disk_full_cause
+from gansearch.store._open import open_study
+from gansearch.study._prepare import Prepared
+from gansearch.train._devices import WorkerSlot
+from gansearch.train._interleave import interleave, lanes_for
+from gansearch.train._trainer import sync
 
 MAX_CONSECUTIVE_FAILURES = 5
 

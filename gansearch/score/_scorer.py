@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from gansearch._cache import extractor_cache_dir
 from gansearch.errors import GansearchError, StudyConfigError, TrialDiverged
 from gansearch.plugins._metric import ExtractorRequest, Features, Metric
 from gansearch.score._arithmetic import jackknife
-from gansearch._cache import extractor_cache_dir
 
 INCEPTION_ENV = "GANSEARCH_INCEPTION_WEIGHTS"  # where the inception extractor's FID weights may be given
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"

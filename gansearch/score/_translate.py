@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from gansearch.config._load import TRANSLATE_OBJECTIVES
 from gansearch.errors import StudyConfigError
-from gansearch.score._scorer import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
 from gansearch.nets._builder import translate
+from gansearch.score._scorer import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
 
 METRICS = ("l1", "psnr", "ssim", "dssim", "fd")
 BATCH = 64

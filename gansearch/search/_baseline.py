@@ -19,8 +19,8 @@ from optuna.trial import FixedTrial
 
 from gansearch.config._load import Range, StudyConfig
 from gansearch.errors import StudyConfigError
-from gansearch.search._space import INT_TRAIN_KEYS, STR_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
 from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec
+from gansearch.search._space import INT_TRAIN_KEYS, STR_TRAIN_KEYS, TRAIN_KEYS, SearchSpace, encode_plan
 
 BASELINES = ("dcgan", "seed")
 BASELINE_TASK = {"dcgan": "generate", "seed": "translate"}

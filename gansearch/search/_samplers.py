@@ -2,10 +2,12 @@
 
 import os
 import warnings
+
 import numpy as np
 import optuna
-from gansearch.config._load import StudyConfig
+
 from gansearch._seeds import derive_seed
+from gansearch.config._load import StudyConfig
 
 
 def trial_seed(study_seed: int, number: int) -> int:

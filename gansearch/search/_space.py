@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from gansearch.config._load import IntRange, NetSpace, Range, StudyConfig
-from gansearch.errors import StudyConfigError
-from gansearch.plugins._layers import ACTIVATIONS, NORMS
 from gansearch.data._pairs import condition_channels
-from gansearch.plugins._registry import Registry
+from gansearch.errors import StudyConfigError
 from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
+from gansearch.plugins._layers import ACTIVATIONS, NORMS
+from gansearch.plugins._registry import Registry
 
 MAX_PLANS = 4096
 PREFIX = {"generator": "g", "discriminator": "d"}

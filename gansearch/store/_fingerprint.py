@@ -2,7 +2,9 @@
 
 import dataclasses
 import json
+
 import optuna
+
 from gansearch.config._load import StudyConfig
 from gansearch.errors import StudyConfigError
 

@@ -22,9 +22,9 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
+from gansearch.errors import GansearchWarning
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import frozen_trial, read_record, restore_trials, set_aside_old_trials, trial_dir
-from gansearch.errors import GansearchWarning
 from gansearch.store._storage import make_storage
 
 

@@ -5,13 +5,14 @@ import random
 import time
 import warnings
 from pathlib import Path
+
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
-from gansearch.config._load import StudyConfig
-from gansearch.store import _journal as journal
-from gansearch.errors import StudyConfigError
 
+from gansearch.config._load import StudyConfig
+from gansearch.errors import StudyConfigError
+from gansearch.store import _journal as journal
 
 HEARTBEAT_S = 30
 

@@ -2,7 +2,9 @@
 and this machine (file, then registry names, then the machine), writing nothing, and returns everything
 a run needs.
 """
-from gansearch.study._prepare import Prepared, prepare, check_data, check_device, check_output, check_storage, check_workers, check_augmentations
+from gansearch.study._prepare import (
+    Prepared, check_augmentations, check_data, check_device, check_output, check_storage, check_workers, prepare,
+)
 
 
 def __getattr__(name):  # names that moved to another package keep working for one release

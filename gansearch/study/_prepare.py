@@ -10,19 +10,19 @@ from dataclasses import dataclass
 
 import torch
 
-from gansearch.search._baseline import Baseline, make_baseline
-from gansearch.nets._builder import preflight_blocks
 from gansearch.config._load import StudyConfig, load_config
-from gansearch.plugins._dataset import REQUIRED, DataRequest, Paired
-from gansearch.train._devices import cuda_count, host_cores, max_workers, resolve_devices
-from gansearch.errors import DatasetError, GansearchWarning, PluginError, StudyConfigError
-from gansearch.plugins._registry import Registry, load_registry
-from gansearch.plugins._augmentation import policy_names
 from gansearch.data._pairs import Pairs, make_pairs
+from gansearch.errors import DatasetError, GansearchWarning, PluginError, StudyConfigError
+from gansearch.nets._builder import preflight_blocks
+from gansearch.plugins._augmentation import policy_names
+from gansearch.plugins._dataset import REQUIRED, DataRequest, Paired
+from gansearch.plugins._registry import Registry, load_registry
 from gansearch.score._scorer import Plan, resolve_plan
 from gansearch.score._translate import translate_plan
+from gansearch.search._baseline import Baseline, make_baseline
 from gansearch.search._space import SearchSpace
 from gansearch.store._storage import sqlite_path
+from gansearch.train._devices import cuda_count, host_cores, max_workers, resolve_devices
 
 
 @dataclass

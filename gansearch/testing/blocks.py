@@ -15,11 +15,11 @@ import itertools
 import pytest
 import torch
 
-from gansearch.plugins._block import RESAMPLES, SCALES, Block, BlockArgs
 from gansearch.nets._builder import build_layer
+from gansearch.nets._spec import LayerSpec
+from gansearch.plugins._block import RESAMPLES, SCALES, Block, BlockArgs
 from gansearch.plugins._layers import NORMS
 from gansearch.plugins._registry import load_registry
-from gansearch.nets._spec import LayerSpec
 
 
 class BlockConformance:

@@ -11,8 +11,8 @@ state, so several trials interleaved in one process repeat exactly, like trials 
 import contextlib
 
 import torch
-from gansearch._seeds import derive_seed
 
+from gansearch._seeds import derive_seed
 
 IMPLICIT = 1  # derive_seed(seed, IMPLICIT): the state the default generators use inside scope()
 FALLBACK = 2  # derive_seed(seed, FALLBACK): fresh generators after a failed CUDA graph capture

@@ -20,10 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gansearch.plugins._augmentation import accepts_generator
 from gansearch.errors import TrialDiverged
-from gansearch.train._randomness import TrialRandom
 from gansearch.nets._spec import TrainSpec
+from gansearch.plugins._augmentation import accepts_generator
+from gansearch.train._randomness import TrialRandom
 
 WARMUP_STEPS = 3  # eager steps before capture: optimizer state, cuDNN/cuBLAS workspaces
 

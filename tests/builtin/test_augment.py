@@ -5,9 +5,8 @@ import pytest
 import torch
 
 import gansearch
-from gansearch.plugins import make_policy, policy_names
 from gansearch.builtin.augment import color, cutout, translation
-from gansearch.plugins import load_registry
+from gansearch.plugins import load_registry, make_policy, policy_names
 from gansearch.study import prepare
 
 

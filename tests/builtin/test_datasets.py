@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from gansearch.builtin.datasets import register_datasets
-from gansearch.plugins import REQUIRED, DataRequest
 from gansearch.errors import DatasetError, GansearchWarning
+from gansearch.plugins import REQUIRED, DataRequest
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansearch.builtin.inception import INCEPTION_ENV, WEIGHTS_FILE, BasicConv2d, ExtractorUnavailable, FIDInception, load_inception
+from gansearch.builtin.inception import (
+    INCEPTION_ENV, WEIGHTS_FILE, BasicConv2d, ExtractorUnavailable, FIDInception, load_inception,
+)
 from gansearch.errors import GansearchError
 
 
