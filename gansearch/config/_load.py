@@ -288,6 +288,7 @@ def config_from_dict(raw: Any, file: str = "<memory>") -> StudyConfig:
     config = _coerce(raw, StudyConfig, "", file)
     config.file = file
     _check_values(config)
+    _apply_defaults(config)
     return config
 
 
@@ -501,10 +502,6 @@ def _check_values(c: StudyConfig):
         if not (d in ("cpu", "cuda") or (d == "auto" and isinstance(c.devices, str))
                 or (d.startswith("cuda:") and index.isdigit())):
             _fail(f, where, f"{d!r} is not a device; expected {DEVICES_HELP}")
-    if c.baseline == "auto":
-        c.baseline = "seed" if c.task == "translate" else "dcgan"
-    if c.score.objective == "auto":
-        c.score.objective = "l1" if c.task == "translate" else "fd"
     if c.objectives is not None:
         names = allowed_objectives(c.task)
         for i, name in enumerate(c.objectives):
@@ -519,10 +516,15 @@ def _check_values(c: StudyConfig):
             _fail(f, f"translate.d_head.{i}", f"{head!r} is not allowed; expected one of {', '.join(D_HEADS)}")
     for name, (kind, check, allowed) in _TRAIN_RULES.items():
         _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
+    _check_nets(c)
+
+
+def _check_nets(c: StudyConfig):
+    """Each network's choices: kernels, strides and widths within the limits, a depth range, a base
+    resolution that divides the data's."""
+    f = c.file
     for net in ("generator", "discriminator"):
         space: NetSpace = getattr(c, net)
-        if space.activations is None:
-            space.activations = ["relu"] if net == "generator" else ["lrelu"]
         for key, values in (("kernels", space.kernels), ("strides", space.strides), ("widths", space.widths)):
             for i, v in enumerate(values):
                 if not 1 <= v <= LIMITS[key]:
@@ -530,10 +532,23 @@ def _check_values(c: StudyConfig):
         depth = space.depth if isinstance(space.depth, IntRange) else IntRange(space.depth, space.depth)
         if not 1 <= depth.low <= depth.high <= LIMITS["depth"]:
             _fail(f, f"{net}.depth", f"expected 1 <= low <= high <= {LIMITS['depth']}")
-        space.depth = depth
         if space.base_resolution < 1 or c.data.resolution % space.base_resolution:
             _fail(f, f"{net}.base_resolution",
                   f"{space.base_resolution} must divide data.resolution ({c.data.resolution})")
+
+
+def _apply_defaults(c: StudyConfig):
+    """What ``auto`` and an absent value mean, once the values are known to be valid."""
+    if c.baseline == "auto":
+        c.baseline = "seed" if c.task == "translate" else "dcgan"
+    if c.score.objective == "auto":
+        c.score.objective = "l1" if c.task == "translate" else "fd"
+    for net in ("generator", "discriminator"):
+        space: NetSpace = getattr(c, net)
+        if space.activations is None:
+            space.activations = ["relu"] if net == "generator" else ["lrelu"]
+        if not isinstance(space.depth, IntRange):
+            space.depth = IntRange(space.depth, space.depth)
 
 
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
