@@ -89,7 +89,7 @@ def with_se(value, se) -> str:
 
 def summary_table(df, top: int = 5) -> str:
     """The best trials, ties with the best marked, the best against the baseline, and the Pareto set."""
-    from gansearch.results._summaries import baseline_summary, pareto_set, top_trials
+    from gansearch.results._summaries import baseline_summary, identity_summary, pareto_set, top_trials
 
     done = df[df["state"] == "complete"]
     if done.empty:
@@ -101,10 +101,13 @@ def summary_table(df, top: int = 5) -> str:
     view["tie"] = ["tie" if t else "" for t in shown["tie"]]
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
     view.insert(1, "", [baseline_mark(b) for b in shown["baseline"]])
+    if "beats_identity" in shown:  # a translate study: is each better than doing nothing?
+        view.insert(3, "vs identity", ["better" if b else "no better" for b in shown["beats_identity"]])
     title = "best trial" if len(done) == 1 else f"best {min(top, len(done))} trials"
     lines = [f"{title} (lower score is better; 'tie': within two standard errors of the best):",
              view.to_string(index=False)]
     lines += baseline_lines(baseline_summary(done))
+    lines += identity_lines(identity_summary(df))
     lines += pareto_lines(pareto_set(df))
     return "\n".join(lines)
 
@@ -126,6 +129,18 @@ def pareto_lines(front: list[dict] | None) -> list[str]:
     view = view[[c for c in view.columns if c != "samples"] + ["samples"]]
     return [f"Pareto set ({len(front)} trials: none is beaten on every objective by another):",
             view.to_string(index=False)]
+
+
+def identity_lines(identity: dict | None) -> list[str]:
+    """A translate study's best against doing nothing (the held-out conditions as outputs)."""
+    if identity is None:
+        return []
+    lines = [f"best/identity: {identity['best_over_identity']:.3g} (trial {identity['best_number']} against doing "
+             f"nothing, the conditions as outputs: {with_se(identity['score'], identity['score_se'])})"]
+    if identity["trials_not_beating"]:
+        numbers = ", ".join(f"#{n}" for n in identity["trials_not_beating"])
+        lines.append(f"no better than doing nothing: {numbers}")
+    return lines
 
 
 def baseline_lines(baseline: dict | None) -> list[str]:
@@ -229,7 +244,7 @@ def best(study, as_json):
         click.echo(line)
     click.echo(f"best trial: #{info.number}  score {with_se(info.score, info.score_se)}"
                + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in info.ties)})" if info.ties else ""))
-    for line in baseline_lines(info.baseline):
+    for line in baseline_lines(info.baseline) + identity_lines(info.identity):
         click.echo(line)
     metrics = info.metrics
     if metrics:
@@ -270,21 +285,20 @@ def best(study, as_json):
 @edge
 def evaluate(study, folder, device, as_json):
     """Score the images in a folder against STUDY's real data: every metric, with standard errors."""
-    from gansearch.results._evaluation import check_images, load_images
-    from gansearch.score._scorer import Scorer
-    from gansearch.study._prepare import prepare
+    from gansearch.results._evaluation import evaluate_folder
 
     check_device_option(device)
-    prepared = prepare(study)
-    images = load_images(folder, prepared)
-    check_images(images, prepared)
-    result = Scorer.for_study(prepared, device).evaluate(images)
+    prepared, n, result = evaluate_folder(study, folder, device)
     if as_json:
-        click.echo(json.dumps({"images": len(images), **result}, indent=2))
+        click.echo(json.dumps({"images": n, **result}, indent=2))
         return
     samples = prepared.config.score.samples
-    click.echo(f"{len(images)} images from {folder} against study {prepared.config.name!r}:")
-    if len(images) != samples:
+    if prepared.pairs is not None:
+        click.echo(f"{n} outputs from {folder} (in file-name order) for study {prepared.config.name!r}'s held-out "
+                   "conditions, against their targets:")
+    else:
+        click.echo(f"{n} images from {folder} against study {prepared.config.name!r}:")
+    if prepared.pairs is None and n != samples:
         click.echo(f"note: the study's trials are scored on {samples} images; fd, precision and recall depend on "
                    "the count (kid does not), so compare with them at the same count")
     for name, value in result.items():

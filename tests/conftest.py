@@ -116,6 +116,29 @@ def _finished_study_once(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def _finished_translate_once(tmp_path_factory):
+    """A tiny translate study (blurred digits -> digits, 2 complete trials), run once for the session."""
+    folder = tmp_path_factory.mktemp("finished-translate")
+    text = tiny_study_text(n_trials=2, g_blocks="deconv, upsample_conv, conv", steps=10, lr_g="2.0e-4")
+    text = text.replace("generator: {blocks:", "task: translate\ntranslate: {condition: blur, sigma: 1.0, "
+                        "skips: [true]}\ngenerator: {blocks:").replace("metrics: [fd]", "objective: l1")
+    (folder / "study.yaml").write_text(text)
+    from gansearch.run import run_study
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(AUTOLOAD_ENV, "1")
+        run_study(folder / "study.yaml", progress=False)
+    return folder
+
+
+@pytest.fixture
+def finished_translate(_finished_translate_once, tmp_path):
+    """A small finished translate study of this test's own (a copy): the path of its study file."""
+    shutil.copytree(_finished_translate_once, tmp_path / "finished-translate")
+    return tmp_path / "finished-translate" / "study.yaml"
+
+
 @pytest.fixture
 def finished_study(_finished_study_once, tmp_path):
     """A small finished study of this test's own (a copy it may damage): the path of its study file, whose

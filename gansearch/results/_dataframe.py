@@ -13,7 +13,7 @@ from gansearch.nets._spec import ArchSpec
 from gansearch.plugins._registry import load_registry
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
-from gansearch.store._record import COLUMNS
+from gansearch.store._record import COLUMNS, IDENTITY
 
 DERIVED = ("baseline", *COLUMNS, "rerun_of", "restored_from")  # the trial's record, and how it was enqueued
 TIE_SE = 2  # trials within this many standard errors of the best score are ties
@@ -76,6 +76,13 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
                *param_names, *DERIVED, *metric_names, "samples", "generator", "datetime_start"]
     df = pd.DataFrame(rows, columns=columns)
     df["tie"] = ties(df)
+    identity = study.user_attrs.get(IDENTITY)
+    if identity:  # a translate study: does each complete trial beat doing nothing (the conditions as outputs)?
+        reference = identity["metrics"][identity["objective"]]
+        df["beats_identity"] = [None if s != "complete" or v != v else bool(v < reference)
+                                for s, v in zip(df["state"], df["score"])]
+        df.attrs["identity"] = {"score": reference, "score_se": identity["metrics"][f"{identity['objective']}_se"],
+                                "metrics": identity["metrics"]}
     for col in df.columns:  # integer columns with gaps (layers some trials lack) stay integers
         values = [row[col] for row in rows if row.get(col) is not None]
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):

@@ -7,6 +7,7 @@ import torch
 from gansearch.errors import DatasetError, StudyConfigError
 from gansearch.plugins._dataset import DataRequest
 from gansearch.score._scorer import JACKKNIFE_BLOCKS, Scorer
+from gansearch.score._translate import TranslationScorer
 from gansearch.study._prepare import prepare
 
 
@@ -15,19 +16,31 @@ def evaluate(study_file, images: torch.Tensor, device: str = "cpu") -> dict[str,
 
     ``images``: a float tensor (N, C, R, R) in [-1, 1] with the study's channels and resolution. Scores
     are comparable with the study's trials when N equals ``score.samples`` (the Fréchet distance's bias
-    depends on N).
+    depends on N). A translate study scores a model's outputs for its held-out conditions
+    (``held_out_conditions``), in their order, against their targets.
     """
-    prepared = prepare(study_file)
+    return evaluate_prepared(prepare(study_file), images, device)
+
+
+def evaluate_prepared(prepared, images: torch.Tensor, device: str = "cpu") -> dict[str, float]:
+    """``evaluate`` on an already prepared study."""
     check_images(images, prepared)
     if prepared.pairs is not None:  # translate: outputs for the held-out conditions, in their order
-        from gansearch.score._translate import TranslationScorer
-
         cond, _ = prepared.pairs.held_out_pairs()
         if len(images) != len(cond):
             raise StudyConfigError(f"a translate study scores outputs for its {len(cond)} held-out conditions "
-                                   f"(gansearch.held_out_conditions(study_file)), in order; got {len(images)} images")
+                                   "(gansearch.results.held_out_conditions(study_file)), in order; got "
+                                   f"{len(images)} images", file=prepared.config.file, key="images")
         return TranslationScorer.for_study(prepared, device).evaluate_outputs(images.float().to(device))
     return Scorer.for_study(prepared, device).evaluate(images.float())
+
+
+def evaluate_folder(study_file, folder, device: str = "cpu"):
+    """``evaluate`` on the PNG/JPEG files in ``folder`` (in file-name order: a translate study's outputs
+    for its held-out conditions, in their order). Returns (prepared study, number of images, metrics)."""
+    prepared = prepare(study_file)
+    images = load_images(folder, prepared)
+    return prepared, len(images), evaluate_prepared(prepared, images, device)
 
 
 def held_out_conditions(study_file) -> torch.Tensor:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gansearch.config._load import load_config
 from gansearch.results._dataframe import frame
+from gansearch.results._summaries import identity_summary
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
 
@@ -49,6 +50,9 @@ def history_plot(df: pd.DataFrame) -> str:
     if "baseline" in done and done["baseline"].notna().any():
         base = done[done["baseline"].notna()]
         ax.scatter(base["number"], base["score"], s=80, marker="*", color="#ff7f0e", label="baseline", zorder=3)
+    identity = df.attrs.get("identity")
+    if identity:  # a translate study: what doing nothing (the conditions as outputs) scores
+        ax.axhline(identity["score"], color="#2ca02c", linestyle="--", linewidth=1, label="identity (doing nothing)")
     if not pruned.empty:
         ax.scatter(pruned["number"], [done["score"].max() if not done.empty else 0] * len(pruned), marker="x",
                    color="#7f7f7f", label="pruned (at the top)")
@@ -204,6 +208,10 @@ def build_report(study_file) -> str:
     study = open_study(config, create=False)
     df = frame(study, config.output_dir)
     states = ", ".join(f"{n} {s}" for s, n in df["state"].value_counts().items())
+    identity = identity_summary(df)
+    reference = "" if identity is None else (
+        f"; doing nothing (the held-out conditions as outputs) scores {identity['score']:.4g} ± "
+        f"{identity['score_se']:.2g}, best/identity {identity['best_over_identity']:.3g}")
     objective = ", ".join(config.objectives) if config.objectives else config.score.objective
     sections = [
         ("Optimisation history", history_plot(df)),
@@ -218,7 +226,8 @@ def build_report(study_file) -> str:
             f"{html.escape(config.name)}</title><style>{CSS}</style><script>{SCRIPT}</script></head><body>"
             f"<h1>gansearch report: {html.escape(config.name)}</h1><p class='meta'>{len(df)} trials ({states}); "
             f"task {config.task}; objective {html.escape(objective)}; data {config.data.name} "
-            f"{config.data.resolution}×{config.data.resolution}; {html.escape(str(config.output_dir))}</p>"
+            f"{config.data.resolution}×{config.data.resolution}{html.escape(reference)}; "
+            f"{html.escape(str(config.output_dir))}</p>"
             f"{body}</body></html>")
 
 

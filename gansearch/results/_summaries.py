@@ -29,6 +29,7 @@ class Best:
     samples: str | None  # absolute paths
     generator: str | None
     pareto: list[dict] | None = None  # a multi-objective study's Pareto set: number, score and each cost
+    identity: dict | None = None  # a translate study: what doing nothing scores, and the best over it
     top: pd.DataFrame = field(default=None, repr=False)  # the best complete trials, the baseline added if beyond them
 
     def as_dict(self) -> dict:
@@ -64,6 +65,19 @@ def baseline_summary(done: pd.DataFrame) -> dict | None:
             "best_over_baseline": float(best["score"] / base["score"]) if base["score"] else float("inf")}
 
 
+def identity_summary(df: pd.DataFrame) -> dict | None:
+    """A translate study's "doing nothing" reference (the held-out conditions as outputs) against the best
+    complete trial: {score, score_se, best_number, best_over_identity, trials_not_beating} (None elsewhere)."""
+    identity = df.attrs.get("identity")
+    done = df[df["state"] == "complete"].sort_values("score")
+    if not identity or done.empty:
+        return None
+    best = done.iloc[0]
+    return {"score": identity["score"], "score_se": identity["score_se"], "best_number": int(best["number"]),
+            "best_over_identity": float(best["score"] / identity["score"]) if identity["score"] else float("inf"),
+            "trials_not_beating": [int(n) for n in done.loc[done["beats_identity"] == False, "number"]]}  # noqa: E712
+
+
 def pareto_set(df: pd.DataFrame) -> list[dict] | None:
     """A multi-objective study's Pareto set, best score first (None for a single-objective study)."""
     if "pareto" not in df:
@@ -90,7 +104,7 @@ def best(study_file, top: int = 5) -> Best:
                 ties=tied, baseline=baseline_summary(done), metrics=trial.user_attrs.get("metrics", {}),
                 params=trial.params, arch=trial.user_attrs.get("arch"), train=trial.user_attrs.get("train"),
                 costs=costs, samples=_text(row.get("samples")), generator=_text(row.get("generator")),
-                pareto=pareto_set(df), top=top_trials(df, top))
+                pareto=pareto_set(df), identity=identity_summary(df), top=top_trials(df, top))
 
 
 def _number(value):

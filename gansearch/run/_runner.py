@@ -18,6 +18,7 @@ from gansearch.run._worker import _work, disk_full_message
 from gansearch.score._translate import scorer_for
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import disk_full_cause
+from gansearch.store._record import IDENTITY
 from gansearch.store._open import _already_running, open_study, opened_for_run
 from gansearch.study._prepare import Prepared, prepare
 from gansearch.train._devices import plan_workers, resolve_devices
@@ -66,6 +67,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     timeline.mark("score: extractors and real features",
                   extractors_s={k: round(v, 3) for k, v in scorer.build_seconds.items()})
     with sigterm_as_interrupt(), opened_for_run(cfg) as (study, created):
+        record_identity(study, prepared, scorer)
         enqueue_baseline(study, prepared, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         timeline.mark("open study: lock, repair, resume")
@@ -93,6 +95,15 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     if stopped:
         raise GansearchError(f"{cfg.file}: the run stopped: {stopped}")
     return open_study(cfg, create=False)
+
+
+def record_identity(study: optuna.Study, prepared: Prepared, scorer) -> None:
+    """A translate study's "doing nothing" reference (the held-out conditions as outputs, every metric with
+    its standard error), scored once and kept with the study: trials are compared with it."""
+    if prepared.pairs is None or IDENTITY in study.user_attrs:
+        return
+    study.set_user_attr(IDENTITY, {"objective": prepared.plan.objective.name,
+                                   "metrics": scorer.evaluate_identity(prepared.config.translate)})
 
 
 def enqueue_baseline(study: optuna.Study, prepared: Prepared, created: bool = True) -> None:

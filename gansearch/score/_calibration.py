@@ -4,10 +4,14 @@ Half of the real data is the reference; the other half, held out, is scored as i
 in ways whose badness we know: light to heavy noise and blur, mode dropping, orientation changes,
 collapse. ``calibrate`` scores each with its standard error and compares the ranking with
 ``INTENDED`` (Kendall τ): mode dropping counts as worse than light noise or light blur.
+
+A translate study scores outputs against the targets of its held-out pairs, so there the held-out
+targets themselves are "real", their degradations are scored against them, and the conditions
+themselves, as outputs, are one more row (``identity``: doing nothing), outside the intended order.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -49,12 +53,15 @@ class Calibration:
     tau: float  # Kendall's τ between the intended order and the scores
     unclear: list[str]  # degradations not clearly (two standard errors) worse than held-out real data
     not_monotone: list[str]  # noise or blur levels scoring better than a lighter level
+    extra: list[tuple[str, float, float]] = field(default_factory=list)  # rows outside the order (identity)
 
     def table(self) -> str:
         lines = [f"{'degradation':<12} {'score':>10} {'± se':>9}"]
         lines += [f"{name:<12} {value:>10.4g} {se:>9.2g}{'  not clear' if name in self.unclear else ''}"
                   for name, value, se in self.rows]
         lines.append(f"Kendall tau against the intended order: {self.tau:.3f}")
+        lines += [f"{name:<12} {value:>10.4g} {se:>9.2g}  (the conditions as outputs: doing nothing)"
+                  for name, value, se in self.extra]
         return "\n".join(lines)
 
 
@@ -69,6 +76,8 @@ def kendall_tau(scores: list[float]) -> float:
 
 def calibrate(prepared, seed: int = 0, device="cpu") -> Calibration:
     """Score held-out real data and its degradations with the study's objective (see module docstring)."""
+    if prepared.pairs is not None:
+        return _calibrate_translate(prepared, seed, device)
     c = prepared.config
     data, labels = prepared.data, prepared.labels
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
@@ -89,6 +98,10 @@ def calibrate(prepared, seed: int = 0, device="cpu") -> Calibration:
         result = scorer.evaluate(images)
         column = plan.objective.name
         rows.append((name, result[column], result[f"{column}_se"]))
+    return _summarise(rows)
+
+
+def _summarise(rows: list[tuple[str, float, float]], extra: list[tuple[str, float, float]] = ()) -> Calibration:
     real_value, real_se = rows[0][1], rows[0][2]
     unclear = [n for n, v, se in rows[1:] if v - real_value <= 2 * math.hypot(se, real_se)]
     not_monotone = []
@@ -96,5 +109,21 @@ def calibrate(prepared, seed: int = 0, device="cpu") -> Calibration:
         levels = [(n, v) for n, v, _ in rows if n.startswith(family)]
         levels.sort(key=lambda nv: float(nv[0][len(family):]))
         not_monotone += [b for (_, va), (b, vb) in zip(levels, levels[1:]) if vb <= va]
-    return Calibration(rows, kendall_tau([v for _, v, _ in rows]), unclear, not_monotone)
+    return Calibration(rows, kendall_tau([v for _, v, _ in rows]), unclear, not_monotone, list(extra))
+
+
+def _calibrate_translate(prepared, seed: int, device) -> Calibration:
+    """The held-out targets as outputs, their degradations, and (outside the order) the conditions."""
+    from gansearch.score._translate import TranslationScorer
+
+    scorer = TranslationScorer.for_study(prepared, device)
+    column = prepared.plan.objective.name
+    cond, target = prepared.pairs.held_out_pairs()
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for name in (n for n in INTENDED if n not in CLASS_BASED):
+        result = scorer.evaluate_outputs(degrade(name, target, None, target, None, gen).to(scorer.device))
+        rows.append((name, result[column], result[f"{column}_se"]))
+    identity = scorer.evaluate_identity(prepared.config.translate)
+    return _summarise(rows, [("identity", identity[column], identity[f"{column}_se"])])
 

@@ -140,9 +140,27 @@ class TranslationScorer:
     def evaluate_generator(self, generator: nn.Module) -> dict[str, float]:
         return self.evaluate_outputs(translate(generator, self.cond))
 
+    def evaluate_identity(self, translate_config) -> dict[str, float]:
+        """Every metric of doing nothing: the held-out conditions themselves as outputs (``identity_outputs``)."""
+        return self.evaluate_outputs(identity_outputs(self.cond, self.target, translate_config))
+
     def preview(self, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``n`` held-out (condition, target) pairs, for sample grids."""
         return self.cond[:n].cpu(), self.target[:n].cpu()
+
+
+def identity_outputs(cond: torch.Tensor, target: torch.Tensor, translate_config) -> torch.Tensor:
+    """What "doing nothing" outputs for each condition: the condition itself, in the target's channels (a
+    grey condition repeated in each colour channel); for ``downsample``, the small image enlarged back
+    bicubically, the reference every super-resolution paper reports."""
+    if translate_config.condition == "downsample":
+        r = target.shape[-1]
+        small = max(r // translate_config.factor, 1)
+        low = F.interpolate(target.float(), size=(small, small), mode="bilinear", antialias=True, align_corners=False)
+        return F.interpolate(low, size=(r, r), mode="bicubic", align_corners=False).clamp(-1, 1)
+    if cond.shape[1] != target.shape[1]:
+        return cond.expand(-1, target.shape[1], -1, -1).clone()
+    return cond.clone()
 
 
 def scorer_for(prepared, device="cpu"):

@@ -49,6 +49,8 @@ class TrialRecord:
             self._written[f.name] = value if not isinstance(value, dict) else dict(value)
 
 
+IDENTITY = "gansearch_identity"  # a translate study's user attribute: what doing nothing scores
+
 # the fields shown as trial dataframe columns of their own (arch, train, reported and metrics are unpacked there)
 COLUMNS = ("g_params", "d_params", "g_macs", "d_macs", "g_latency_ms", "latency_batch", "steps", "pruned_at", "failure",
            "setup_s", "train_s", "score_s", "artifacts_s", "step_mode", "train_precision", "graph_fallback", "worker")
