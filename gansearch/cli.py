@@ -260,10 +260,11 @@ def best(study, as_json):
         elif name == "generator":
             click.echo(f"  stem: z({arch['latent_dim']}) -> {net['width']}x{net['base_resolution']}x"
                        f"{net['base_resolution']}")
-        for i, layer in enumerate(net["layers"]):
-            opts = "".join(f" {k}={v}" for k, v in layer["options"].items())
-            click.echo(f"  {i}: {layer['block']:<14} k{layer['kernel']} s{layer['stride']} -> "
-                       f"{layer['out_channels']:<4} {layer['norm']:<8} {layer['activation']}{opts}")
+        for row in (r for r in info.layers if r["layer"][0] == name[0].upper()):
+            opts = "".join(f" {k}={v}" for k, v in row["options"].items())
+            skip = f"  (U-Net skip: {row['skip']})" if row["skip"] else ""
+            click.echo(f"  {row['layer'][1:]}: {row['block']:<14} k{row['kernel']} s{row['stride']} -> "
+                       f"{row['out']:<4} {row['norm']:<8} {row['activation']}{opts}{skip}")
         if name == "discriminator":
             click.echo("  head: " + ("1x1 conv -> a map of logits (patch)" if net.get("head") == "patch"
                                      else "linear -> 1 logit") + ("; sees the condition" if net.get("conditional") else ""))

@@ -64,18 +64,28 @@ def test_a_translate_study_shows_what_doing_nothing_scores_in_run_best_dataframe
     assert f"{identity['score']:.4g}" in invoke("best", finished_translate)
     report = (tmp_path / "r.html")
     invoke("report", finished_translate, "-o", report)
-    assert "doing nothing" in report.read_text()
+    html = report.read_text()
+    assert "doing nothing" in html and "rows: condition, output, target" in html
 
 
-def test_doing_nothing_is_the_condition_itself_or_bicubic_enlarging_for_downsampling():
-    from gansearch.config import TranslateConfig
-    from gansearch.score._translate import identity_outputs
+def test_the_layer_tables_show_a_translator_s_u_net_skips():
+    from optuna.trial import FixedTrial
 
-    target = torch.rand(4, 3, 16, 16) * 2 - 1
-    gray = target.mean(1, keepdim=True)
-    assert torch.equal(identity_outputs(gray, target, TranslateConfig(condition="grayscale")),
-                       gray.expand(-1, 3, -1, -1))
-    enlarged = identity_outputs(target, target, TranslateConfig(condition="downsample", factor=4))
-    small = torch.nn.functional.interpolate(target, size=(4, 4), mode="bilinear", antialias=True, align_corners=False)
-    assert torch.allclose(enlarged, torch.nn.functional.interpolate(small, size=(16, 16), mode="bicubic",
-                                                                    align_corners=False).clamp(-1, 1))
+    from gansearch.config import config_from_dict
+    from gansearch.plugins import load_registry
+    from gansearch.results._report import layer_table
+    from gansearch.results._summaries import layer_rows
+    from gansearch.search import SearchSpace
+
+    raw = {"name": "t", "task": "translate", "data": {"name": "digits", "resolution": 16},
+           "translate": {"condition": "blur", "skips": [True]},
+           "generator": {"blocks": ["conv", "deconv"], "depth": 4, "strides": [2], "kernels": [4], "widths": [8]},
+           "discriminator": {"blocks": ["conv"], "kernels": [4], "strides": [2], "depth": 2, "widths": [8]}}
+    registry = load_registry(entry_points=False)
+    space = SearchSpace(config_from_dict(raw), registry, 1)
+    arch, _ = space.suggest(FixedTrial({"g.strides": "d2-d2-u2-u2", "d.head": "patch"}), 0)
+    rows = layer_rows(arch.to_dict(), registry)
+    # 16 -d-> 8 -d-> 4 -u-> 8 (+ the 8x8 map that entered G1) -u-> 16
+    assert [r["skip"] for r in rows if r["layer"].startswith("G")] == [
+        "", "keeps its input for a later layer", "", "joins 8 channels kept from before"]
+    assert "<th>U-Net skip</th>" in layer_table(rows) and "joins 8 channels" in layer_table(rows)

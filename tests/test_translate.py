@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -120,7 +121,9 @@ def test_a_translate_study_stores_every_translation_metric_and_shows_condition_o
     assert (complete["score"] == complete["l1"]).all()  # the default objective
     grid = Image.open(complete["samples"].iloc[1])
     cell = 48 + 2  # 8x8 images zoomed to 48 px, 2 px apart
-    assert grid.size == (8 * cell + 2, 3 * cell + 2)  # 8 held-out pairs: condition | output | target rows
+    margin = grid.width - (8 * cell + 2)  # where the rows are named
+    assert grid.height == 3 * cell + 2 and 40 < margin < 100  # 8 held-out pairs: condition | output | target rows
+    assert (np.asarray(grid.convert("L"))[:, :margin] < 128).any()  # the names are drawn there
     record = json.loads((Path(complete["generator"].iloc[1]).parent / "trial.json").read_text())
     assert record["user_attrs"]["arch"]["task"] == "translate"
     g = gansearch.load_generator(path, number=int(complete["number"].iloc[1]))  # rebuilt from storage alone
@@ -155,7 +158,8 @@ def test_unet_skips_join_encoder_maps_of_the_same_size():
     arch, _ = space.suggest(FixedTrial({"g.strides": "d2-d2-u2-u2", "d.head": "patch"}), 0)
     g, _ = build_pair(arch, load_registry(entry_points=False), 0)
     # 16 -d-> 8 -d-> 4 -u-> 8 (+ the 8x8 map that entered the second down) -u-> 16
-    assert g.push == [True, True, False, False] and g.pop == [False, False, False, True]
+    # (the first down layer's 16x16 input would join the last layer's output, the image: it is not kept)
+    assert g.push == [False, True, False, False] and g.pop == [False, False, False, True]
     assert g.layers[3].conv.in_channels == 8 + 8
     assert g(torch.randn(2, 1, 16, 16)).shape == (2, 1, 16, 16)
 
@@ -260,3 +264,15 @@ def test_any_model_s_outputs_for_the_held_out_conditions_are_scored_like_a_trial
     assert identity["l1"] > 0.01 and identity["l1_se"] > 0
     with pytest.raises(StudyConfigError, match="held-out conditions"):
         gansearch.evaluate(path, target[:-1])
+
+
+def test_sample_grids_draw_held_out_pairs_across_classes_or_across_the_whole_held_out_set():
+    from gansearch.data import preview_index
+
+    labels = torch.tensor([0] * 30 + [1] * 30 + [2] * 3)  # a rare class too
+    picked = preview_index(len(labels), 8, seed=0, labels=labels)
+    assert set(labels[picked].tolist()) == {0, 1, 2} and len(set(picked.tolist())) == 8
+    assert torch.equal(picked, preview_index(len(labels), 8, seed=0, labels=labels))  # seeded
+    spread = preview_index(90, 8, seed=0)  # no labels: one from each eighth of the held-out set (a folder
+    assert [int(p) * 8 // 90 for p in spread] == list(range(8))  # dataset's subfolders come in order)
+    assert len(preview_index(5, 8, seed=0)) == 5

@@ -57,8 +57,25 @@ def save_samples(generator: torch.nn.Module, path: Path, n: int = 64, seed: int 
 
 @torch.no_grad()
 def preview_grid(generator: nn.Module, cond: torch.Tensor, target: torch.Tensor):
-    """Three rows: conditions | outputs | targets (a one-channel condition shown in grey beside colour)."""
+    """Three labelled rows: condition, output, target (a one-channel condition shown in grey beside colour)."""
     device = next(generator.parameters()).device
     out = translate(generator, cond.to(device)).cpu()
     shown = cond.expand(-1, target.shape[1], -1, -1) if cond.shape[1] != target.shape[1] else cond
-    return to_grid(torch.cat([shown, out, target]), columns=len(cond))
+    return with_row_labels(to_grid(torch.cat([shown, out, target]), columns=len(cond)), PREVIEW_ROWS)
+
+
+PREVIEW_ROWS = ("condition", "output", "target")
+
+
+def with_row_labels(grid: Image.Image, labels: tuple[str, ...]) -> Image.Image:
+    """``grid`` with a white margin on the left naming each of its equal-height rows."""
+    from PIL import ImageDraw
+
+    margin = 8 + 7 * max(len(label) for label in labels)  # PIL's default font: about 6-7 px a character
+    labelled = Image.new(grid.mode, (grid.width + margin, grid.height), 255 if grid.mode == "L" else (255, 255, 255))
+    labelled.paste(grid, (margin, 0))
+    draw = ImageDraw.Draw(labelled)
+    row = grid.height / len(labels)
+    for i, label in enumerate(labels):
+        draw.text((4, int(row * i + row / 2 - 5)), label, fill=0 if grid.mode == "L" else (0, 0, 0))
+    return labelled

@@ -101,6 +101,27 @@ def held_out_index(n: int, fraction: float, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))[:m].sort().values
 
 
+def preview_index(m: int, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` positions among ``m`` held-out pairs to show in sample grids, drawn across the whole held-out set
+    (seeded): with ``labels`` one class after another (the rarest classes get their turn too); without, one
+    from each of ``n`` equal runs of the held-out set, which follows the dataset's order (a folder dataset's
+    subfolders, say), so every part of the data shows."""
+    n = min(n, m)
+    g = torch.Generator().manual_seed(seed + 104729)
+    if labels is not None and len(labels) == m:
+        by_class = [(labels == c).nonzero().squeeze(1) for c in labels.unique().tolist()]
+        by_class = [members[torch.randperm(len(members), generator=g)] for members in by_class]
+        picked, turn = [], 0
+        while len(picked) < n:
+            members = by_class[turn % len(by_class)]
+            if turn // len(by_class) < len(members):
+                picked.append(int(members[turn // len(by_class)]))
+            turn += 1
+        return torch.tensor(sorted(picked))
+    bounds = torch.linspace(0, m, n + 1).long()
+    return torch.stack([lo + torch.randint(int(hi - lo), (), generator=g) for lo, hi in zip(bounds[:-1], bounds[1:])])
+
+
 def make_pairs(images: torch.Tensor, cfg: TranslateConfig, seed: int,
                conditions: torch.Tensor | None = None) -> Pairs:
     """Pairs from a study's images (``conditions`` given: a paired dataset's own)."""

@@ -1,6 +1,7 @@
 """ArchSpec + registry -> generator and discriminator modules, shape-checked layer by layer."""
 
 import contextlib
+from dataclasses import dataclass
 import itertools
 
 import torch
@@ -74,6 +75,37 @@ class Generator(nn.Module):
         return self.layers(self.stem_act(self.stem_norm(x)))
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A translator layer's part in its U-Net skips."""
+
+    keeps: bool  # its input is kept, to be joined later to an up layer's output of the same size
+    joins: int  # channels of a kept map joined (concatenated) to its input; 0: none
+
+
+def skip_plan(spec: ArchSpec, registry: Registry) -> list[Skip]:
+    """Where a translator's U-Net skips go (``generator.skips``): the input of a down layer is kept, and the
+    output of an up layer that returns to a kept size is joined with it before the next layer (the last
+    layer's output is the image: nothing is joined to it, and what it would have taken is not kept)."""
+    g = spec.generator
+    joins, kept, join = [], [], 0  # kept: (size, channels, layer) of the inputs of down layers, innermost last
+    used = set()  # layers whose kept input is joined later
+    channels, size = spec.cond_channels, spec.resolution
+    for i, layer in enumerate(g.layers):
+        block = registry.block(layer.block)
+        joins.append(join)
+        channels, join = channels + join, 0
+        if g.skips and layer.stride > 1 and block.scale == "down":
+            kept.append((size, channels, i))
+        channels, size = layer.out_channels, block.out_size(size, layer.stride)
+        if g.skips and layer.stride > 1 and block.scale == "up" and kept and kept[-1][0] == size:
+            _, joined, source = kept.pop()
+            if i < len(g.layers) - 1:
+                join = joined
+                used.add(source)
+    return [Skip(i in used, joins[i]) for i in range(len(g.layers))]
+
+
 class Translator(nn.Module):
     """Image-to-image generator: condition (B, Cc, R, R) -> image (B, C, R, R) through a scale plan of
     down, same-size and up layers whose scales multiply to 1. With skips (U-Net), the input of each down
@@ -85,27 +117,13 @@ class Translator(nn.Module):
         g = spec.generator
         self.latent_dim = 0  # no noise input: samples come from conditions (see translation.py)
         self.cond_channels = spec.cond_channels
-        layers, self.push, self.pop = [], [], []
-        channels, size = spec.cond_channels, spec.resolution
-        kept = []  # (size, channels) of the inputs of down layers, innermost last
-        join = None  # channels joined onto the next layer's input
-        for i, layer in enumerate(g.layers):
-            block = registry.block(layer.block)
-            self.pop.append(join is not None)
-            if join is not None:
-                channels += join
-                join = None
-            down = layer.stride > 1 and block.scale == "down"
-            self.push.append(g.skips and down)
-            if g.skips and down:
-                kept.append((size, channels))
+        plan = skip_plan(spec, registry)
+        self.push, self.pop = [p.keeps for p in plan], [p.joins > 0 for p in plan]
+        layers, channels, size = [], spec.cond_channels, spec.resolution
+        for i, (layer, skip) in enumerate(zip(g.layers, plan)):
+            channels += skip.joins
             layers.append(build_layer(registry, layer, channels, size, "translator", i, i == len(g.layers) - 1))
-            channels, size = layer.out_channels, block.out_size(size, layer.stride)
-            if g.skips and layer.stride > 1 and block.scale == "up" and kept and kept[-1][0] == size:
-                if i < len(g.layers) - 1:
-                    join = kept.pop()[1]
-                else:
-                    kept.pop()
+            channels, size = layer.out_channels, registry.block(layer.block).out_size(size, layer.stride)
         self.layers = nn.ModuleList(layers)
         assert (channels, size) == (spec.channels, spec.resolution), "space produced an infeasible translator"
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 from gansearch.config._load import load_config
 from gansearch.results._dataframe import frame
-from gansearch.results._summaries import identity_summary
+from gansearch.plugins._registry import load_registry
+from gansearch.results._summaries import identity_summary, layer_rows
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
 
@@ -158,18 +159,18 @@ def failures_table(df) -> str:
     return f"<p>{counts}.</p><table><tr><th>trial</th><th>state</th><th>why</th></tr>{body}</table>"
 
 
-def layer_table(arch: dict) -> str:
-    rows = []
-    for net in ("generator", "discriminator"):
-        for i, layer in enumerate(arch[net]["layers"]):
-            rows.append(f"<tr><td>{net[0].upper()}{i}</td><td>{layer['block']}</td><td>k{layer['kernel']}</td>"
-                        f"<td>s{layer['stride']}</td><td>{layer['out_channels']}</td><td>{layer['norm']}</td>"
-                        f"<td>{layer['activation']}</td></tr>")
-    return ("<table class='layers'><tr><th></th><th>block</th><th>kernel</th><th>stride</th><th>out</th><th>norm</th>"
-            "<th>act</th></tr>" + "".join(rows) + "</table>")
+def layer_table(rows: list[dict]) -> str:
+    """A trial's layers (``layer_rows``), a U-Net skip column when the trial has skips."""
+    skips = any(r["skip"] for r in rows)
+    head = "".join(f"<th>{h}</th>" for h in ("", "block", "kernel", "stride", "out", "norm", "act",
+                                                *(["U-Net skip"] if skips else [])))
+    body = "".join(f"<tr><td>{r['layer']}</td><td>{html.escape(r['block'])}</td><td>k{r['kernel']}</td>"
+                   f"<td>s{r['stride']}</td><td>{r['out']}</td><td>{r['norm']}</td><td>{r['activation']}</td>"
+                   + (f"<td>{html.escape(r['skip'])}</td>" if skips else "") + "</tr>" for r in rows)
+    return f"<table class='layers'><tr>{head}</tr>{body}</table>"
 
 
-def gallery(study, df, output_dir: Path) -> str:
+def gallery(study, df, output_dir: Path, registry=None) -> str:
     done = df[df["state"] == "complete"].sort_values("score").head(GALLERY)
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     cards = []
@@ -178,11 +179,14 @@ def gallery(study, df, output_dir: Path) -> str:
         png = Path(r.samples) if isinstance(r.samples, str) else None
         image = (_img("data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
                       f"samples of trial {r.number}", "samples") if png and png.exists() else "<p>(no samples)</p>")
+        caption = ("<p class='meta'>rows: condition, output, target (held-out pairs drawn across the held-out "
+                   "set)</p>" if t.user_attrs["arch"].get("task") == "translate" else "")
         label = f"trial {int(r.number)}" + (f" ({r.baseline} baseline)" if r.baseline == r.baseline and r.baseline
                                             else "")
         costs = f"{int(r.g_params):,} params" + (f", {int(r.g_macs):,} MACs" if r.g_macs == r.g_macs else "")
         cards.append(f"<div class='card'><h3>{html.escape(label)}: score {r.score:.4g}</h3><p>{costs}</p>"
-                     f"<div class='pair'>{image}{layer_table(t.user_attrs['arch'])}</div></div>")
+                     f"<div class='pair'>{image}{layer_table(layer_rows(t.user_attrs['arch'], registry))}</div>"
+                     f"{caption}</div>")
     return "".join(cards) or "<p>No complete trial yet.</p>"
 
 
@@ -219,7 +223,7 @@ def build_report(study_file) -> str:
         ("Architectural choices", choices_plot(df)),
         ("Quality against cost", front_plot(df, config.objectives)),
         ("Pruned and failed trials", failures_table(df)),
-        ("Best trials", gallery(study, df, config.output_dir)),
+        ("Best trials", gallery(study, df, config.output_dir, load_registry(config.plugins, base_dir=config.base_dir))),
     ]
     body = "".join(f"<section><h2>{title}</h2>{content}</section>" for title, content in sections)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gansearch report: "

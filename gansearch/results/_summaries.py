@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from gansearch.config._load import load_config
 from gansearch.errors import GansearchError
+from gansearch.nets._builder import skip_plan
+from gansearch.nets._spec import ArchSpec
+from gansearch.plugins._registry import load_registry
 from gansearch.results._dataframe import best_trial, trials_dataframe
 
 COSTS = ("g_params", "g_macs", "g_latency_ms")
@@ -28,6 +32,7 @@ class Best:
     costs: dict  # g_params, g_macs, g_latency_ms, latency_batch
     samples: str | None  # absolute paths
     generator: str | None
+    layers: list[dict] = field(default_factory=list)  # each layer, with its place in U-Net skips (layer_rows)
     pareto: list[dict] | None = None  # a multi-objective study's Pareto set: number, score and each cost
     identity: dict | None = None  # a translate study: what doing nothing scores, and the best over it
     top: pd.DataFrame = field(default=None, repr=False)  # the best complete trials, the baseline added if beyond them
@@ -36,6 +41,23 @@ class Best:
         out = asdict(self)
         out.pop("top")
         return out
+
+
+def layer_rows(arch: dict, registry) -> list[dict]:
+    """A trial's layers, generator then discriminator, each with its place in a translator's U-Net skips
+    (``skip``: "keeps its input" for a later layer, "joins N channels kept from before", or "")."""
+    spec = ArchSpec.from_dict(arch)
+    skips = skip_plan(spec, registry) if spec.task == "translate" and spec.generator.skips else None
+    rows = []
+    for net, prefix in (("generator", "G"), ("discriminator", "D")):
+        for i, layer in enumerate(arch[net]["layers"]):
+            skip = skips[i] if skips is not None and net == "generator" else None
+            notes = ([f"joins {skip.joins} channels kept from before"] if skip and skip.joins else []) + \
+                    (["keeps its input for a later layer"] if skip and skip.keeps else [])
+            rows.append({"layer": f"{prefix}{i}", **{k: layer[k] for k in ("block", "kernel", "stride", "norm",
+                                                                             "activation", "options")},
+                         "out": layer["out_channels"], "skip": "; ".join(notes)})
+    return rows
 
 
 def top_trials(df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
@@ -104,7 +126,15 @@ def best(study_file, top: int = 5) -> Best:
                 ties=tied, baseline=baseline_summary(done), metrics=trial.user_attrs.get("metrics", {}),
                 params=trial.params, arch=trial.user_attrs.get("arch"), train=trial.user_attrs.get("train"),
                 costs=costs, samples=_text(row.get("samples")), generator=_text(row.get("generator")),
-                pareto=pareto_set(df), identity=identity_summary(df), top=top_trials(df, top))
+                layers=_layers(study_file, trial.user_attrs.get("arch")), pareto=pareto_set(df),
+                identity=identity_summary(df), top=top_trials(df, top))
+
+
+def _layers(study_file, arch: dict | None) -> list[dict]:
+    if arch is None:
+        return []
+    config = load_config(study_file)
+    return layer_rows(arch, load_registry(config.plugins, base_dir=config.base_dir))
 
 
 def _number(value):

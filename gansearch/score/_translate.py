@@ -16,10 +16,12 @@ import torch.nn.functional as F
 
 from gansearch.config._load import TRANSLATE_OBJECTIVES
 from gansearch.errors import StudyConfigError
+from gansearch.data._pairs import preview_index
 from gansearch.nets._builder import translate
 from gansearch.score._scorer import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
 
 METRICS = ("l1", "psnr", "ssim", "dssim", "fd")
+PREVIEW = 8  # held-out pairs in a translate trial's sample grid
 BATCH = 64
 
 
@@ -95,6 +97,8 @@ class TranslationScorer:
         self.device = torch.device(device)
         cond, target = prepared.pairs.held_out_pairs()
         self.cond, self.target = cond.to(self.device), target.to(self.device)
+        labels = None if prepared.labels is None else prepared.labels[prepared.pairs.held_out]
+        self.preview_positions = preview_index(len(cond), PREVIEW, c.seed, labels)
         fd = parse_column("fd", c.score.extractor, prepared.registry, prepared.labels is not None, c.file,
                           "score.extractor")
         self.features = build_scorer(c, lambda: Scorer(
@@ -144,9 +148,10 @@ class TranslationScorer:
         """Every metric of doing nothing: the held-out conditions themselves as outputs (``identity_outputs``)."""
         return self.evaluate_outputs(identity_outputs(self.cond, self.target, translate_config))
 
-    def preview(self, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``n`` held-out (condition, target) pairs, for sample grids."""
-        return self.cond[:n].cpu(), self.target[:n].cpu()
+    def preview(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``PREVIEW`` held-out (condition, target) pairs drawn across the held-out set, for sample grids."""
+        index = self.preview_positions.to(self.device)
+        return self.cond[index].cpu(), self.target[index].cpu()
 
 
 def identity_outputs(cond: torch.Tensor, target: torch.Tensor, translate_config) -> torch.Tensor:
