@@ -223,7 +223,10 @@ def export(study, number, fmt, output):
 
     trial = next(t for t in open_study(config, create=False).get_trials(deepcopy=False) if t.number == number)
     arch = ArchSpec.from_dict(trial.user_attrs["arch"])
-    files = export_generator(g, arch, fmt, output, f"{config.name}, trial {number} (gansearch export)")
+    about = {"study": config.name, "trial": number, "score": trial.user_attrs.get("score"),
+             "score_se": trial.user_attrs.get("score_se"), "objective": config.score.objective, "seed": config.seed}
+    files = export_generator(g, arch, fmt, output, f"{config.name}, trial {number} (gansearch export)",
+                             condition=config.translate if arch.task == "translate" else None, about=about)
     for f in files:
         click.echo(f"wrote {f}")
 

@@ -1,5 +1,6 @@
 """gansearch export (issue 10): each format loads without gansearch and reproduces the trial's images."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -87,3 +88,50 @@ def test_the_pytorch_export_is_plain_torch_nn_code(studies, tmp_path):
     assert "def forward(self, cond)" in source and "nn.Conv2d(" in source or "nn.ConvTranspose2d(" in source
     g = gansearch.load_generator(studies["translate"])
     assert ("torch.cat" in source) == any(g.pop)  # a U-Net skip is a concatenation in the code too
+
+
+@pytest.mark.parametrize("fmt", ["pytorch", "onnx"])
+def test_an_export_lists_every_file_it_wrote_and_explains_itself_quietly(studies, fmt, tmp_path):
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["export", str(studies["generate"]), "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    listed = {line.removeprefix("wrote ") for line in result.output.splitlines() if line.startswith("wrote ")}
+    assert listed == {str(p) for p in out.iterdir()}, "every file written is listed (ONNX's .data file too)"
+    assert "torchvision" not in result.output and "Warning" not in result.output
+    model = json.loads((out / "model.json").read_text())
+    g = gansearch.load_generator(studies["generate"])
+    assert model["input"] == {"kind": "noise", "shape": ["N", g.latent_dim], "distribution": "standard normal"}
+    assert model["output"]["range"] == [-1, 1] and model["latent_dim"] == g.latent_dim
+    assert set(model["files"]) | {"model.json", "README.md"} == {p.name for p in out.iterdir()}
+    readme = (out / "README.md").read_text()
+    assert f"torch.randn(16, {g.latent_dim})" in readme and all(f in readme for f in model["files"])
+
+
+def test_a_translator_export_says_how_to_make_its_input_and_reproduces_the_held_out_score(studies, tmp_path):
+    path, out = studies["translate"], tmp_path / "export"
+    result = CliRunner().invoke(cli, ["export", str(path), "--format", "pytorch", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    model = json.loads((out / "model.json").read_text())
+    assert model["input"]["recipe"] == "condition.py" and model["input"]["condition"]["condition"] == "blur"
+    assert "from condition import condition" in (out / "README.md").read_text()
+    from gansearch.study import prepare
+
+    _, targets = prepare(path).pairs.held_out_pairs()  # a user's own images: here the held-out targets
+    torch.save(targets, tmp_path / "images.pt")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["gansearch"] = None  # as a user without gansearch
+        sys.path.insert(0, {str(out)!r})
+        import torch
+        from safetensors.torch import load_file
+        from condition import condition
+        from generator import Generator
+        g = Generator(); g.load_state_dict(load_file({str(out / "generator.safetensors")!r})); g.eval()
+        with torch.no_grad():
+            torch.save(g(condition(torch.load({str(tmp_path / "images.pt")!r}))), {str(tmp_path / "out.pt")!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    metrics = gansearch.evaluate(path, torch.load(tmp_path / "out.pt"))
+    trial = best_trial(path)
+    assert abs(metrics["l1"] - trial.user_attrs["score"]) <= trial.user_attrs["score_se"]

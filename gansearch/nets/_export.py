@@ -7,11 +7,19 @@
 - ``onnx``: ``generator.onnx`` (needs the ``onnx`` extra: ``pip install "gansearch[onnx]"``).
 
 Every export is checked before it is kept: it is loaded back, without gansearch, and must produce the
-trial's images for the same input to within ``TOLERANCE``.
+trial's images for the same input to within ``TOLERANCE``. Beside the model files it writes ``model.json``
+(what goes in and comes out: shapes, ranges, the latent size; the study, trial and score) and ``README.md``
+(how to load and call it), and for a translator ``condition.py``: the study's exact condition recipe, in
+plain torch, so that a user makes inputs the way the trial was trained and scored.
 """
 
+import contextlib
+import inspect
+import io
 import json
 import keyword
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -109,12 +117,51 @@ def _load_source(path: Path):
         sys.modules.update(blocked)
 
 
-def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, title: str) -> list[Path]:
-    """Write ``generator`` in ``fmt`` under ``out``; returns the files written (after checking them)."""
+def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, title: str,
+                     condition=None, about: dict | None = None) -> list[Path]:
+    """Write ``generator`` in ``fmt`` under ``out``, with ``model.json``, ``README.md`` and (a translator:
+    ``condition``, the study's ``translate`` settings) ``condition.py``; returns every file written (after
+    checking the model). ``about``: what to say of where it came from (study, trial, score)."""
     if fmt not in FORMATS:
         raise GansearchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    generator = generator.cpu().eval()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in out.iterdir()}
+    with _quiet_exporters():
+        model = _export_model(generator, arch, fmt, out, title)
+    written = sorted({p for p in out.iterdir() if p.name not in before} | set(model))  # the exporter's own too
+    extra = [out / "model.json", out / "README.md"]
+    if arch.task == "translate" and condition is not None:
+        extra.append(out / "condition.py")
+        (out / "condition.py").write_text(condition_source(condition, (about or {}).get("seed", 0)))
+    description = describe(arch, fmt, [p.name for p in written], condition, about)
+    (out / "model.json").write_text(json.dumps(description, indent=1) + "\n")
+    (out / "README.md").write_text(readme(description, title))
+    return written + extra
+
+
+@contextlib.contextmanager
+def _quiet_exporters():
+    """The exporters' notices that say nothing about this model (a missing torchvision's operators, torch's
+    own deprecations) stay out of the user's terminal."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "torch.fx")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*torchvision.*")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _export_model(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, title: str) -> list[Path]:
+    """The model files of ``fmt``, each loaded back and checked."""
+    generator = generator.cpu().eval()
     example = generator_input(arch, 4).normal_(generator=torch.Generator().manual_seed(0))
     if arch.task == "translate":
         example = example.clamp(-1, 1)
@@ -147,13 +194,9 @@ def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, 
         except ImportError:
             raise GansearchError('ONNX export needs the onnx extra: pip install "gansearch[onnx]" '
                                  "(onnx, onnxscript and onnxruntime)") from None
-        import contextlib
-        import io
-
         path = out / "generator.onnx"
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
-            torch.onnx.export(generator, (example,), str(path), input_names=["input"], output_names=["images"],
-                              dynamic_shapes=({0: torch.export.Dim("batch")},))
+        torch.onnx.export(generator, (example,), str(path), input_names=["input"], output_names=["images"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = torch.from_numpy(session.run(None, {"input": example.numpy()})[0])
         files = [path]
@@ -164,3 +207,102 @@ def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, 
         raise GansearchError(f"the {fmt} export differs from the trial's generator by {error:.3g} (> {TOLERANCE})")
     return files
 
+
+LOADING = {  # how to load each format, without gansearch
+    "pytorch": ("from safetensors.torch import load_file\nfrom generator import Generator\n\n"
+                "g = Generator()\ng.load_state_dict(load_file(\"generator.safetensors\"))\ng.eval()"),
+    "torchscript": "g = torch.jit.load(\"generator.ts\")",
+    "onnx": ("import onnxruntime\n\nsession = onnxruntime.InferenceSession(\"generator.onnx\")  # reads generator.onnx.data "
+             "too, if written\ng = lambda x: torch.from_numpy(session.run(None, {\"input\": x.numpy()})[0])"),
+}
+
+
+def describe(arch: ArchSpec, fmt: str, files: list[str], condition=None, about: dict | None = None) -> dict:
+    """What ``model.json`` says: the files, what goes in and what comes out, where it came from."""
+    image = {"shape": ["N", arch.channels, arch.resolution, arch.resolution], "range": [-1, 1]}
+    if arch.task == "translate":
+        inputs = {"kind": "condition", "shape": ["N", arch.cond_channels, arch.resolution, arch.resolution],
+                  "range": [-1, 1], "recipe": "condition.py" if condition is not None else None,
+                  "condition": None if condition is None else {
+                      k: getattr(condition, k) for k in ("condition", "factor", "sigma", "hole")}}
+    else:
+        inputs = {"kind": "noise", "shape": ["N", arch.latent_dim], "distribution": "standard normal"}
+    return {"format": fmt, "files": files, "task": arch.task, "input": inputs, "output": image,
+            "latent_dim": arch.latent_dim if arch.task != "translate" else None, "resolution": arch.resolution,
+            "channels": arch.channels, **(about or {})}
+
+
+def readme(description: dict, title: str) -> str:
+    """An export's README.md: what each file is and how to use the model without gansearch."""
+    i, o = description["input"], description["output"]
+    shape = lambda s: "(" + ", ".join(map(str, s)) + ")"  # noqa: E731
+    if i["kind"] == "noise":
+        make = f"x = torch.randn(16, {i['shape'][1]})  # noise: standard normal, latent size {i['shape'][1]}"
+        what = f"noise {shape(i['shape'])}, standard normal"
+    else:
+        make = ("from condition import condition\n\nx = condition(images)  # images (N, "
+                f"{o['shape'][1]}, {o['shape'][2]}, {o['shape'][3]}) in [-1, 1] -> the study's conditions")
+        what = (f"conditions {shape(i['shape'])} in [-1, 1], made from images exactly as the study made them: "
+                f"`condition.py` ({i['condition']['condition']}; plain torch)")
+    files = "\n".join(f"- `{name}`" for name in description["files"] + ["model.json", "README.md"]
+                      + (["condition.py"] if i["kind"] == "condition" and i.get("recipe") else []))
+    origin = ", ".join(f"{k} {description[k]}" for k in ("study", "trial", "score") if description.get(k) is not None)
+    return f"""# {title}
+
+A generator exported by gansearch ({description['format']}); it needs torch, not gansearch.
+{origin and f"From {origin}." }
+
+Input: {what}. Output: images {shape(o['shape'])} in [-1, 1].
+
+```python
+import torch
+
+{LOADING[description['format']]}
+{make}
+images = g(x)
+```
+
+Files:
+{files}
+
+`model.json` says the same for programs: the files, the input's shape and range, the latent size.
+"""
+
+
+def condition_source(condition, seed: int = 0) -> str:
+    """``condition.py``: the study's condition recipe as plain torch code (the functions gansearch itself
+    uses, with the study's settings)."""
+    from gansearch.data import _pairs
+
+    settings = {k: getattr(condition, k) for k in ("condition", "factor", "sigma", "hole")}
+    return f'''"""The condition recipe of the study this generator was exported from, in plain torch: make the
+generator's inputs from your images exactly as the study made them for training and scoring.
+
+    from condition import condition
+    x = condition(images)  # images (N, C, R, R) in [-1, 1] -> conditions
+
+Settings: {settings}.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+
+SETTINGS = SimpleNamespace(**{settings!r})
+SEED = {seed}  # noise and mask conditions draw from a generator seeded with it
+
+SOBEL = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+
+
+{inspect.getsource(_pairs.gaussian_blur)}
+
+{inspect.getsource(_pairs.make_condition)}
+
+def condition(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, R, R) in [-1, 1] -> the generator's inputs (N, Cc, R, R) in [-1, 1]."""
+    return make_condition(images, SETTINGS, SEED)
+'''
