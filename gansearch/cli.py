@@ -33,7 +33,8 @@ def edge(fn):
         except GansearchError as exc:
             if debug:
                 traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
+            for problem in getattr(exc, "problems", [exc]):  # a study file's problems: one line each
+                click.echo(f"Error: {problem}", err=True)
             sys.exit(2 if isinstance(exc, BAD_INPUT) else 1)
 
     return wrapper
@@ -99,6 +100,7 @@ def summary_table(df, top: int = 5) -> str:
     view = shown[[c for c in cols if c in shown.columns]].copy()
     view["score"] = [with_se(v, se) for v, se in zip(shown["score"], shown["score_se"])]
     view["tie"] = ["tie" if t else "" for t in shown["tie"]]
+    view["samples"] = [in_results(s) for s in shown["samples"]]  # the line above names the results folder
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
     view.insert(1, "", [baseline_mark(b) for b in shown["baseline"]])
     if "beats_identity" in shown:  # a translate study: is each better than doing nothing?
@@ -110,6 +112,11 @@ def summary_table(df, top: int = 5) -> str:
     lines += identity_lines(identity_summary(df))
     lines += pareto_lines(pareto_set(df))
     return "\n".join(lines)
+
+
+def in_results(path) -> str:
+    """A trial file's path within its study's results folder (trials/00011/samples.png)."""
+    return Path(path).relative_to(Path(path).parents[2]).as_posix() if isinstance(path, str) else ""
 
 
 def baseline_mark(value) -> str:
@@ -155,15 +162,30 @@ def baseline_lines(baseline: dict | None) -> list[str]:
 
 @cli.command()
 @study_file
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="table, csv, json or parquet [default: from -o's extension, else table].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@click.option("--columns", help="Comma-separated columns to show, e.g. number,score,g.0.block,lr_g "
+              "(--all lists every one).")
+@click.option("--all", "show_all", is_flag=True, help="Every column (a table about a hundred columns wide).")
 @edge
-def trials(study, fmt, output):
-    """Every trial of STUDY as a table, CSV, JSON or Parquet."""
+def trials(study, fmt, output, columns, show_all):
+    """Every trial of STUDY: a compact table (number, state, score ± se, the architecture in short, costs,
+    duration), or CSV, JSON or Parquet with every column."""
     from gansearch.results._dataframe import trials_dataframe
 
+    fmt = fmt or (FORMAT_OF.get(output.suffix.lower(), "table") if output is not None else "table")
     df = trials_dataframe(study)
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in df.columns]
+        if unknown:
+            raise StudyConfigError(f"no column {unknown[0]!r}; the columns are: {', '.join(df.columns)}",
+                                   key="--columns")
+        df = df[wanted]
+    elif fmt == "table" and not show_all:
+        df = compact(df)
     if fmt == "parquet":
         if output is None:
             raise click.UsageError("--format parquet needs -o FILE")
@@ -171,6 +193,7 @@ def trials(study, fmt, output):
             df.to_parquet(output, index=False)
         except ImportError:
             raise GansearchError("parquet needs pyarrow: pip install 'gansearch[parquet]'") from None
+        click.echo(f"wrote {output}", err=True)
         return
     if fmt == "csv":
         text = df.to_csv(index=False)
@@ -182,6 +205,39 @@ def trials(study, fmt, output):
         click.echo(text, nl=False)
     else:
         output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+FORMAT_OF = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def compact(df):
+    """The trial table in short: number, state, score ± se, the stride plans and generator blocks, costs,
+    duration, and why a trial stopped early."""
+    import pandas as pd
+
+    view = pd.DataFrame({"number": df["number"], "state": df["state"],
+                         "score": [with_se(v, se) if v == v and v is not None else "" for v, se
+                                   in zip(df["score"], df["score_se"])]})
+    if df["tie"].any():
+        view["tie"] = ["tie" if t else "" for t in df["tie"]]
+    if "baseline" in df and df["baseline"].notna().any():
+        view["baseline"] = [b if isinstance(b, str) else "" for b in df["baseline"]]
+    if "beats_identity" in df:
+        view["vs identity"] = ["better" if b is True else "no better" if b is False else "" for b in df["beats_identity"]]
+    for col in ("g.strides", "d.strides"):
+        if col in df:
+            view[col] = df[col].fillna("")
+    layers = sorted((c for c in df.columns if c.startswith("g.") and c.endswith(".block") and c[2:-6].isdigit()),
+                    key=lambda c: int(c[2:-6]))
+    view["g blocks"] = ["-".join(str(b) for b in row if isinstance(b, str)) for row in df[layers].itertuples(index=False)]
+    for col in ("g_params", "g_macs"):
+        view[col] = df[col]
+    view["duration_s"] = df["duration_s"].map(lambda v: "" if v != v or v is None else f"{v:.1f}")
+    view["note"] = [f"pruned at {int(p)}" if s == "pruned" and p == p and p is not None else
+                    (f[:40] + ("..." if len(f) > 40 else "") if isinstance(f, str) else "")
+                    for s, p, f in zip(df["state"], df["pruned_at"], df["failure"])]
+    return view
 
 
 @cli.command()
@@ -211,6 +267,7 @@ def export(study, number, fmt, output):
     """Write a trial's generator for use without gansearch: plain PyTorch code and safetensors weights,
     TorchScript, or ONNX. Each export is loaded back and checked against the trial's own images."""
     from gansearch.config._load import load_config
+    from gansearch.data._pairs import condition_settings, condition_source
     from gansearch.nets._export import export_generator
     from gansearch.nets._spec import ArchSpec
     from gansearch.results._dataframe import best_trial, load_generator
@@ -224,9 +281,12 @@ def export(study, number, fmt, output):
     trial = next(t for t in open_study(config, create=False).get_trials(deepcopy=False) if t.number == number)
     arch = ArchSpec.from_dict(trial.user_attrs["arch"])
     about = {"study": config.name, "trial": number, "score": trial.user_attrs.get("score"),
-             "score_se": trial.user_attrs.get("score_se"), "objective": config.score.objective, "seed": config.seed}
+             "score_se": trial.user_attrs.get("score_se"), "objective": config.score.objective}
+    translator = arch.task == "translate"
     files = export_generator(g, arch, fmt, output, f"{config.name}, trial {number} (gansearch export)",
-                             condition=config.translate if arch.task == "translate" else None, about=about)
+                             condition=condition_settings(config.translate) if translator else None,
+                             recipe=condition_source(config.translate, config.seed) if translator else None,
+                             about=about)
     for f in files:
         click.echo(f"wrote {f}")
 
@@ -234,18 +294,21 @@ def export(study, number, fmt, output):
 @cli.command()
 @study_file
 @click.option("--json", "as_json", is_flag=True, help="Print the trial as JSON.")
+@click.option("--trial", "number", type=click.IntRange(min=0), default=None, help="Show this trial instead.")
 @edge
-def best(study, as_json):
-    """The best trial of STUDY: its score, architecture and training settings."""
+def best(study, as_json, number):
+    """The best trial of STUDY (or --trial N): its score, architecture and training settings."""
     from gansearch.results._summaries import best as best_of
 
-    info = best_of(study)
+    info = best_of(study, number=number)
     if as_json:
         click.echo(json.dumps(info.as_dict(), indent=2, default=str))
         return
     for line in pareto_lines(info.pareto):
         click.echo(line)
-    click.echo(f"best trial: #{info.number}  score {with_se(info.score, info.score_se)}"
+    what = "best trial" if number is None else "trial"
+    score = "score " + with_se(info.score, info.score_se) if info.score is not None else "(did not complete)"
+    click.echo(f"{what}: #{info.number}  {score}"
                + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in info.ties)})" if info.ties else ""))
     for line in baseline_lines(info.baseline) + identity_lines(info.identity):
         click.echo(line)
@@ -363,6 +426,7 @@ def schema(output):
         click.echo(text, nl=False)
     else:
         output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
 
 
 def check_device_option(device: str, allow_auto: bool = False) -> None:
@@ -422,12 +486,12 @@ def bench(device, resolution, width, batch_size, steps, trials, workers, precisi
         result = measure_layouts(config, progress=lambda line: click.echo(line, err=True),
                                  partial=lambda so_far: output.write_text(json.dumps(so_far, indent=2) + "\n"))
         output.write_text(json.dumps(result, indent=2) + "\n")
-        click.echo(f"results: {output}")
+        click.echo(f"wrote {output}")
         return
     result = run_bench(config, progress=lambda line: click.echo(line, err=True))
     click.echo(format_report(result))
     output.write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(f"results: {output}")
+    click.echo(f"wrote {output}")
 
 
 @cli.command()
@@ -486,7 +550,7 @@ def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output)
     click.echo(format_report(result))
     if result["failed"]:
         click.echo("failed studies: " + "; ".join(result["failed"]), err=True)
-    click.echo(f"results: {output / 'bench-search.json'}")
+    click.echo(f"wrote {output / 'bench-search.json'} (the studies beside it)")
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

@@ -19,6 +19,18 @@ class StudyConfigError(GansearchError):
         super().__init__(": ".join([*parts, message]))
 
 
+class StudyConfigErrors(StudyConfigError):
+    """Several problems of one study file, reported at once, in file order: ``problems`` holds each
+    (a ``StudyConfigError`` or ``PluginError``), and ``str(err)`` has one line per problem."""
+
+    def __init__(self, problems: list):
+        first = problems[0]
+        super().__init__(getattr(first, "message", str(first)), file=getattr(first, "file", None),
+                         key=getattr(first, "key", None))
+        self.problems = list(problems)
+        self.args = ("\n".join(str(p) for p in self.problems),)
+
+
 class PluginError(GansearchError):
     """A plugin failed to import, registered something invalid, or clashes with another plugin."""
 

@@ -73,8 +73,38 @@ def test_pruned_and_failed_trials_are_listed_with_their_reasons(reported):
     path, report = reported
     df = gansearch.trials_dataframe(path)
     text = report.read_text()
-    for r in df[df["state"] == "pruned"].itertuples():
-        assert f"<td>{r.number}</td><td>pruned</td><td>pruned at step {int(r.pruned_at)}</td>" in text
+    pruned = df[df["state"] == "pruned"]
+    assert not pruned.empty and pruned["score_at_pruning"].notna().all()
+    for r in pruned.itertuples():
+        assert (f"<td>{r.number}</td><td>pruned</td><td>pruned at step {int(r.pruned_at)}</td>"
+                f"<td>{r.score_at_pruning:.4g}</td>") in text
+
+
+def test_the_plots_say_what_they_show(reported):
+    from gansearch.results._report import FEW_TRIALS
+
+    path, report = reported
+    text = report.read_text()
+    complete = (gansearch.trials_dataframe(path)["state"] == "complete").sum()
+    assert ("importances from so few are a rough hint" in text) == (complete < FEW_TRIALS)
+    assert "score when pruned (partly trained)" in text
+
+
+def test_pruned_trials_are_drawn_at_their_score_when_stopped_not_at_the_top():
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from unittest import mock
+
+    from gansearch.results import _report
+
+    df = pd.DataFrame({"number": [0, 1, 2], "state": ["complete", "pruned", "complete"], "score": [0.5, None, 0.3],
+                       "score_at_pruning": [None, 0.9, None], "baseline": [None, None, None]})
+    with mock.patch("matplotlib.axes.Axes.scatter", autospec=True, side_effect=lambda ax, x, y, **kw: None) as drawn:
+        _report.history_plot(df)
+    pruned = [c for c in drawn.call_args_list if "pruned" in c.kwargs.get("label", "")]
+    assert [list(c.args[2]) for c in pruned] == [[0.9]]  # at its own score, not the best complete one's height
 
 
 def test_failed_trials_are_listed_with_their_failure():

@@ -45,8 +45,11 @@ def test_is_a_draft_2020_12_schema(schema, validator):
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_study_validates(validator, path):
+def test_every_shipped_study_validates_and_loads(validator, path):
+    from gansearch.config import load_config
+
     assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == []
+    load_config(path)  # the loader agrees
 
 
 def test_readme_study_and_the_smallest_study_validate(validator):
@@ -77,7 +80,34 @@ BAD = {  # refused by the loader (its key) and by the schema (at that key or its
     "absurd_workers": ({"workers": 100_000}, "workers"),
     "resolution_too_big": ({"data.resolution": 4096}, "data.resolution"),
     "too_many_widths": ({"discriminator.widths": list(range(1, 101))}, "discriminator.widths"),
+    "unknown_norm": ({"generator.norms": ["spectral"]}, "generator.norms.0"),
+    "unknown_activation": ({"discriminator.activations": ["swish"]}, "discriminator.activations.0"),
 }
+
+GOOD = {  # accepted by the loader and by the schema alike
+    "yaml11_float_strings": {"train.lr_g": {"low": "1e-4", "high": "1e-3", "log": True}},  # YAML 1.1 reads 1e-4 so
+    "float_string_fixed": {"train.lr_d": "2e-4"},
+    "float_string_choices": {"train.beta1": ["0.5", "9e-1"]},
+    "every_norm": {"generator.norms": ["none", "batch", "instance", "layer"]},
+    "activations": {"discriminator.activations": ["lrelu", "silu"]},
+    "a_range": {"generator.depth": {"low": 1, "high": 3}},
+}
+
+
+@pytest.mark.parametrize("changes", GOOD.values(), ids=GOOD.keys())
+def test_what_the_loader_accepts_the_schema_accepts(validator, changes):
+    study = with_changes(changes)
+    config_from_dict(study, file="s.yaml")
+    assert list(validator.iter_errors(study)) == []
+
+
+def test_a_study_file_s_yaml_as_written_is_judged_alike(validator, tmp_path):
+    from gansearch.config import load_config
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(with_changes({}), sort_keys=False) + "train: {lr_g: {low: 1e-4, high: 1e-3}}\n")
+    load_config(path)
+    assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == []
 
 
 @pytest.mark.parametrize("changes, key", BAD.values(), ids=BAD.keys())

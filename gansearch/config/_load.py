@@ -4,6 +4,7 @@
 registry. Every error is a ``StudyConfigError`` reading ``file: key.path: message``.
 """
 
+import contextvars
 import dataclasses
 import math
 import re
@@ -15,6 +16,7 @@ from typing import Any, Union
 
 import yaml
 
+from gansearch.config._problems import Problems
 from gansearch.errors import StudyConfigError
 
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
@@ -24,6 +26,8 @@ PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 TASKS = ("generate", "translate")
 CONDITIONS = ("grayscale", "downsample", "blur", "noise", "mask", "edges", "paired")
 D_HEADS = ("dense", "patch")
+NORMS = ("none", "batch", "instance", "layer")  # generator/discriminator norms (the layer helpers make them)
+ACTIVATIONS = ("relu", "lrelu", "tanh", "silu", "gelu", "none")
 TRANSLATE_OBJECTIVES = ("l1", "fd", "dssim")
 COSTS = ("g_params", "g_macs", "g_latency_ms")  # objectives: what a generator costs
 TRANSLATE_COLUMNS = ("l1", "psnr", "ssim", "dssim", "fd")  # objectives: a translate study's own metrics
@@ -185,12 +189,14 @@ class StudyConfig:
         return self.storage or str(self.journal_path)
 
 
+_COLLECTED = (StudyConfig, DataConfig, NetSpace, TrainSpace, ScoreConfig, TranslateConfig)  # checked key by key
+
 MAX_FILE_BYTES = 256 * 1024  # a study file is a page of settings, not data
 MAX_NODES = 20_000  # values in the file once YAML aliases are expanded (an "alias bomb" has billions)
 
 
-def load_config(path) -> StudyConfig:
-    """Read and type-check a study file."""
+def load_config(path, problems: Problems | None = None) -> StudyConfig:
+    """Read and check a study file (``problems``: see ``config_from_dict``)."""
     path = Path(path)
     file = str(path)
     try:
@@ -217,7 +223,7 @@ def load_config(path) -> StudyConfig:
         raise StudyConfigError(f"malformed YAML: {where}{problem}", file=file) from None
     except RecursionError:
         raise StudyConfigError("malformed YAML: nested too deeply", file=file) from None
-    return config_from_dict(raw, file=file)
+    return config_from_dict(raw, file=file, problems=problems)
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -274,7 +280,12 @@ def _check_expanded_size(root, file) -> None:
         size(root)
 
 
-def config_from_dict(raw: Any, file: str = "<memory>") -> StudyConfig:
+def config_from_dict(raw: Any, file: str = "<memory>", problems: Problems | None = None) -> StudyConfig:
+    """A checked ``StudyConfig`` from a parsed study file. Every problem is found, not only the first:
+    without ``problems`` they are raised together (``StudyConfigErrors``, in file order); with it they are
+    added to it and the config is returned (wrong keys keep their defaults) so that later checks can go on,
+    unless the file is too broken to build one."""
+    own = problems if problems is not None else Problems(file)
     if not isinstance(raw, dict):
         raise StudyConfigError(f"expected a mapping of study settings, got {_kind(raw)}", file=file)
     raw = dict(raw)
@@ -285,10 +296,20 @@ def config_from_dict(raw: Any, file: str = "<memory>") -> StudyConfig:
             raise StudyConfigError("dataset options go directly under data:", file=file, key="data.options")
         raw["data"] = {**{k: v for k, v in data.items() if k in known},
                        "options": {k: v for k, v in data.items() if k not in known}}
-    config = _coerce(raw, StudyConfig, "", file)
+    collecting = _COLLECTING.set(own)
+    try:
+        config = _coerce(raw, StudyConfig, "", file)
+    except _Abandoned:
+        config = None
+    finally:
+        _COLLECTING.reset(collecting)
+    if config is None:
+        own.raise_if_any()
     config.file = file
-    _check_values(config)
+    _check_values(config, own)
     _apply_defaults(config)
+    if problems is None:
+        own.raise_if_any()
     return config
 
 
@@ -301,6 +322,13 @@ def _kind(value) -> str:
 
 def _fail(file, key, message):
     raise StudyConfigError(message, file=file, key=key or None)
+
+
+_COLLECTING: contextvars.ContextVar = contextvars.ContextVar("gansearch_config_problems", default=None)
+
+
+class _Abandoned(Exception):
+    """A mapping that could not be built (a required key missing or wrong); its problems are collected."""
 
 
 def _coerce(value, hint, key, file):
@@ -318,10 +346,13 @@ def _coerce(value, hint, key, file):
         for arg in args:
             if arg is type(None):
                 continue
+            strict = _COLLECTING.set(None)  # trying each type: its problems are not the file's yet
             try:
                 return _coerce(value, arg, key, file)
             except StudyConfigError as exc:
                 errors.append((arg, exc))
+            finally:
+                _COLLECTING.reset(strict)
         if len(errors) == 1:
             raise errors[0][1]
         for arg, exc in errors:  # a mapping was meant for the dataclass branch: its error says more
@@ -387,6 +418,9 @@ def _yaml_float(value):
 def _coerce_dataclass(value, cls, key, file):
     if cls is IntRange and isinstance(value, int) and not isinstance(value, bool):
         return value
+    problems = _COLLECTING.get()
+    if problems is not None and cls in _COLLECTED:
+        return _coerce_collecting(value, cls, key, file, problems)
     if not isinstance(value, dict):
         _fail(file, key, f"expected a mapping, got {_kind(value)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
@@ -404,6 +438,39 @@ def _coerce_dataclass(value, cls, key, file):
             kwargs[name] = _coerce(value[name], hints[name], sub, file)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             _fail(file, sub, "required key is missing")
+    return cls(**kwargs)
+
+
+def _coerce_collecting(value, cls, key, file, problems):
+    """``_coerce_dataclass`` that keeps going: each wrong key is a problem collected, the field keeps its
+    default, and only a mapping that cannot be built at all (a required key missing or wrong) is abandoned."""
+    if not isinstance(value, dict):
+        problems.found.append(StudyConfigError(f"expected a mapping, got {_kind(value)}", file=file, key=key or None))
+        raise _Abandoned
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    for name in (k for k in value if k not in fields):
+        where = f"{key}.{name}" if key else str(name)
+        problems.found.append(StudyConfigError(f"unknown key; allowed: {', '.join(fields)}", file=file, key=where))
+    kwargs, abandoned = {}, False
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if name in value and value[name] == [] and f.metadata.get("may_be_empty"):
+            kwargs[name] = []
+        elif name in value:
+            try:
+                kwargs[name] = _coerce(value[name], hints[name], sub, file)
+            except StudyConfigError as exc:
+                problems.found.append(exc)
+                abandoned = abandoned or required
+            except _Abandoned:
+                abandoned = abandoned or required
+        elif required:
+            problems.found.append(StudyConfigError("required key is missing", file=file, key=sub))
+            abandoned = True
+    if abandoned:
+        raise _Abandoned
     return cls(**kwargs)
 
 
@@ -453,13 +520,16 @@ _TRAIN_RULES = {  # key -> (kind, check, what is allowed)
 }
 
 
-def _check_values(c: StudyConfig):
+def _check_values(c: StudyConfig, problems: Problems):
+    """Every value against what is allowed; each problem is collected (a check needing a value that is
+    itself wrong is left out rather than repeating the problem)."""
     f = c.file
-    _check_name(f, c.name)
+    with problems.check():
+        _check_name(f, c.name)
     for i, plugin in enumerate(c.plugins):
         if not isinstance(plugin, str) or not (plugin.endswith(".py") or _MODULE.fullmatch(plugin)):
-            _fail(f, f"plugins.{i}", f"{plugin!r} is neither a .py file nor an importable module name "
-                                     "(like my_package.blocks)")
+            problems.found.append(StudyConfigError(f"{plugin!r} is neither a .py file nor an importable module "
+                                                   "name (like my_package.blocks)", file=f, key=f"plugins.{i}"))
     for key, value, ok, allowed in (
         ("n_trials", c.n_trials, 1 <= c.n_trials <= LIMITS["n_trials"], f"an integer in [1, {LIMITS['n_trials']:,}]"),
         ("seed", c.seed, 0 <= c.seed < 2**32, "an integer in [0, 2**32)"),
@@ -494,14 +564,29 @@ def _check_values(c: StudyConfig):
          f"auto or an integer in [1, {LIMITS['trials_per_worker']}]"),
     ):
         if not ok:
-            _fail(f, key, f"{value!r} is not allowed; expected {allowed}")
+            problems.found.append(StudyConfigError(f"{value!r} is not allowed; expected {allowed}", file=f, key=key))
     devices = [c.devices] if isinstance(c.devices, str) else c.devices
     for i, d in enumerate(devices):
         where = "devices" if isinstance(c.devices, str) else f"devices.{i}"
         index = d.partition(":")[2]
         if not (d in ("cpu", "cuda") or (d == "auto" and isinstance(c.devices, str))
                 or (d.startswith("cuda:") and index.isdigit())):
-            _fail(f, where, f"{d!r} is not a device; expected {DEVICES_HELP}")
+            problems.found.append(StudyConfigError(f"{d!r} is not a device; expected {DEVICES_HELP}", file=f,
+                                                   key=where))
+    with problems.check():
+        _check_objectives(c)
+    for i, head in enumerate(c.translate.d_head):
+        if head not in D_HEADS:
+            problems.found.append(StudyConfigError(f"{head!r} is not allowed; expected one of {', '.join(D_HEADS)}",
+                                                   file=f, key=f"translate.d_head.{i}"))
+    for name, (kind, check, allowed) in _TRAIN_RULES.items():
+        with problems.check():
+            _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
+    _check_nets(c, problems)
+
+
+def _check_objectives(c: StudyConfig):
+    f = c.file
     if c.objectives is not None:
         names = allowed_objectives(c.task)
         for i, name in enumerate(c.objectives):
@@ -511,15 +596,9 @@ def _check_values(c: StudyConfig):
             _fail(f, "objectives", "list score once, and each other objective at most once (e.g. [score, g_macs])")
         if len(c.objectives) > 1 and c.sampler == "cmaes":
             _fail(f, "sampler", "cmaes optimises one objective; a multi-objective study uses tpe, nsga2 or random")
-    for i, head in enumerate(c.translate.d_head):
-        if head not in D_HEADS:
-            _fail(f, f"translate.d_head.{i}", f"{head!r} is not allowed; expected one of {', '.join(D_HEADS)}")
-    for name, (kind, check, allowed) in _TRAIN_RULES.items():
-        _check_param(f, f"train.{name}", getattr(c.train, name), kind, check, allowed)
-    _check_nets(c)
 
 
-def _check_nets(c: StudyConfig):
+def _check_nets(c: StudyConfig, problems: Problems):
     """Each network's choices: kernels, strides and widths within the limits, a depth range, a base
     resolution that divides the data's."""
     f = c.file
@@ -528,13 +607,20 @@ def _check_nets(c: StudyConfig):
         for key, values in (("kernels", space.kernels), ("strides", space.strides), ("widths", space.widths)):
             for i, v in enumerate(values):
                 if not 1 <= v <= LIMITS[key]:
-                    _fail(f, f"{net}.{key}.{i}", f"{v} is not allowed; expected an integer in [1, {LIMITS[key]}]")
+                    problems.found.append(StudyConfigError(f"{v} is not allowed; expected an integer in "
+                                                           f"[1, {LIMITS[key]}]", file=f, key=f"{net}.{key}.{i}"))
+        for key, values, allowed in (("norms", space.norms, NORMS), ("activations", space.activations or (), ACTIVATIONS)):
+            for i, v in enumerate(values):
+                if v not in allowed:
+                    problems.found.append(StudyConfigError(f"{v!r} is not allowed; expected one of {', '.join(allowed)}",
+                                                           file=f, key=f"{net}.{key}.{i}"))
         depth = space.depth if isinstance(space.depth, IntRange) else IntRange(space.depth, space.depth)
         if not 1 <= depth.low <= depth.high <= LIMITS["depth"]:
-            _fail(f, f"{net}.depth", f"expected 1 <= low <= high <= {LIMITS['depth']}")
+            problems.found.append(StudyConfigError(f"expected 1 <= low <= high <= {LIMITS['depth']}", file=f,
+                                                   key=f"{net}.depth"))
         if space.base_resolution < 1 or c.data.resolution % space.base_resolution:
-            _fail(f, f"{net}.base_resolution",
-                  f"{space.base_resolution} must divide data.resolution ({c.data.resolution})")
+            problems.found.append(StudyConfigError(f"{space.base_resolution} must divide data.resolution "
+                                                   f"({c.data.resolution})", file=f, key=f"{net}.base_resolution"))
 
 
 def _apply_defaults(c: StudyConfig):

@@ -30,12 +30,14 @@ import typing
 from typing import Any, Union
 
 from gansearch.config._load import (
-    LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param, StudyConfig,
+    ACTIVATIONS, LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, NORMS, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param,
+    StudyConfig,
 )
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENUMS = {"StudyConfig.sampler": SAMPLERS, "StudyConfig.pruner": PRUNERS, "TrainSpace.loss": LOSSES,
-         "TrainSpace.precision": PRECISIONS}
+         "TrainSpace.precision": PRECISIONS, "NetSpace.norms": NORMS, "NetSpace.activations": ACTIVATIONS}
+FLOAT = {"type": "string", "pattern": r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"}  # 1e-4: a string in YAML 1.1
 BOUNDS = {  # (minimum, maximum) of a number, or of a list's numbers, read from config.py's limits
     "StudyConfig.n_trials": (1, LIMITS["n_trials"]), "StudyConfig.workers": (1, LIMITS["workers"]),
     "StudyConfig.trials_per_worker": (1, LIMITS["trials_per_worker"]),
@@ -102,7 +104,12 @@ def _field_schema(hint, where, f, defs) -> dict:
     if f.metadata.get("may_be_empty"):
         schema.pop("minItems", None)
     if where in ENUMS:
-        schema = {"enum": list(ENUMS[where])}
+        allowed = {"enum": list(ENUMS[where])}
+        lists = [b for b in schema.get("anyOf", [schema]) if b.get("type") == "array"]
+        for branch in lists:  # a list (of names): each item is one of them
+            branch["items"] = allowed
+        if not lists:
+            schema = allowed
     return schema
 
 
@@ -128,6 +135,8 @@ def _schema(hint, defs) -> dict:
         return {"type": "object"} if item is Any else {"type": "object", "additionalProperties": _schema(item, defs)}
     if hint is Any:
         return {}
+    if hint is float:  # what the loader reads as a number: YAML 1.1 leaves 1e-4 a string, and it is taken
+        return {"anyOf": [{"type": "number"}, FLOAT]}
     if hint in _JSON_TYPES:
         return {"type": _JSON_TYPES[hint]}
     raise TypeError(f"no JSON Schema for {hint!r}")  # a new kind of hint in config.py: teach _schema it
@@ -137,7 +146,8 @@ def _param(kind, enum, defs) -> dict:
     """A training hyperparameter: a fixed value, a list of choices, or a range (numbers only).
 
     Its kind is its default's: ``64`` an integer, ``2e-4`` a number, ``"ns"`` a string."""
-    one = {"enum": list(enum)} if enum else {"type": _JSON_TYPES.get(kind, ["number", "string"])}
+    one = ({"enum": list(enum)} if enum else {"anyOf": [{"type": "number"}, FLOAT]} if kind is float
+           else {"type": _JSON_TYPES.get(kind, ["number", "string"])})
     branches = [one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_LIST}]
     if kind is not str:
         branches.append(_schema(typing.get_args(Param)[0], defs))

@@ -3,7 +3,8 @@ held-out split, and the sample grids people look at.
 """
 from gansearch.data._images import preview_grid, sample_grid, save_samples, to_grid
 from gansearch.data._pairs import (
-    Pairs, condition_channels, gaussian_blur, held_out_index, make_condition, make_pairs, preview_index,
+    Pairs, condition_channels, condition_settings, condition_source, gaussian_blur, held_out_index, make_condition,
+    make_pairs, preview_index,
 )
 
-__all__ = ['preview_index', 'Pairs', 'condition_channels', 'gaussian_blur', 'held_out_index', 'make_condition', 'make_pairs', 'preview_grid', 'sample_grid', 'save_samples', 'to_grid']
+__all__ = ['condition_settings', 'condition_source', 'preview_index', 'Pairs', 'condition_channels', 'gaussian_blur', 'held_out_index', 'make_condition', 'make_pairs', 'preview_grid', 'sample_grid', 'save_samples', 'to_grid']

@@ -8,6 +8,7 @@ magnitude of the luminance: edges -> image). ``paired``: the dataset itself retu
 ``paired_folder`` dataset: two folders with matching file names, or side-by-side AB images).
 """
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -128,3 +129,45 @@ def make_pairs(images: torch.Tensor, cfg: TranslateConfig, seed: int,
     if conditions is None:
         conditions = make_condition(images, cfg, seed)
     return Pairs(conditions.float(), images.float(), held_out_index(len(images), cfg.held_out, seed))
+
+
+def condition_settings(cfg: TranslateConfig) -> dict:
+    """What a condition depends on (``make_condition``'s settings), as plain values."""
+    return {k: getattr(cfg, k) for k in ("condition", "factor", "sigma", "hole")}
+
+
+def condition_source(condition, seed: int = 0) -> str:
+    """``condition.py``: the study's condition recipe as plain torch code (the functions gansearch itself
+    uses, with the study's settings)."""
+    settings = condition_settings(condition)
+    return f'''"""The condition recipe of the study this generator was exported from, in plain torch: make the
+generator's inputs from your images exactly as the study made them for training and scoring.
+
+    from condition import condition
+    x = condition(images)  # images (N, C, R, R) in [-1, 1] -> conditions
+
+Settings: {settings}.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+
+SETTINGS = SimpleNamespace(**{settings!r})
+SEED = {seed}  # noise and mask conditions draw from a generator seeded with it
+
+SOBEL = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+
+
+{inspect.getsource(gaussian_blur)}
+
+{inspect.getsource(make_condition)}
+
+def condition(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, R, R) in [-1, 1] -> the generator's inputs (N, Cc, R, R) in [-1, 1]."""
+    return make_condition(images, SETTINGS, SEED)
+'''

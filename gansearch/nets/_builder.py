@@ -1,8 +1,8 @@
 """ArchSpec + registry -> generator and discriminator modules, shape-checked layer by layer."""
 
 import contextlib
-from dataclasses import dataclass
 import itertools
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn

@@ -14,7 +14,6 @@ plain torch, so that a user makes inputs the way the trial was trained and score
 """
 
 import contextlib
-import inspect
 import io
 import json
 import keyword
@@ -118,10 +117,11 @@ def _load_source(path: Path):
 
 
 def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, title: str,
-                     condition=None, about: dict | None = None) -> list[Path]:
-    """Write ``generator`` in ``fmt`` under ``out``, with ``model.json``, ``README.md`` and (a translator:
-    ``condition``, the study's ``translate`` settings) ``condition.py``; returns every file written (after
-    checking the model). ``about``: what to say of where it came from (study, trial, score)."""
+                     condition: dict | None = None, recipe: str | None = None, about: dict | None = None) -> list[Path]:
+    """Write ``generator`` in ``fmt`` under ``out``, with ``model.json`` and ``README.md``; a translator's
+    ``recipe`` (``gansearch.data.condition_source``: how its study made conditions, in plain torch) becomes
+    ``condition.py``, ``condition`` its settings. Returns every file written (after checking the model).
+    ``about``: what to say of where it came from (study, trial, score)."""
     if fmt not in FORMATS:
         raise GansearchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out)
@@ -131,9 +131,9 @@ def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, 
         model = _export_model(generator, arch, fmt, out, title)
     written = sorted({p for p in out.iterdir() if p.name not in before} | set(model))  # the exporter's own too
     extra = [out / "model.json", out / "README.md"]
-    if arch.task == "translate" and condition is not None:
+    if arch.task == "translate" and recipe is not None:
         extra.append(out / "condition.py")
-        (out / "condition.py").write_text(condition_source(condition, (about or {}).get("seed", 0)))
+        (out / "condition.py").write_text(recipe)
     description = describe(arch, fmt, [p.name for p in written], condition, about)
     (out / "model.json").write_text(json.dumps(description, indent=1) + "\n")
     (out / "README.md").write_text(readme(description, title))
@@ -223,8 +223,7 @@ def describe(arch: ArchSpec, fmt: str, files: list[str], condition=None, about: 
     if arch.task == "translate":
         inputs = {"kind": "condition", "shape": ["N", arch.cond_channels, arch.resolution, arch.resolution],
                   "range": [-1, 1], "recipe": "condition.py" if condition is not None else None,
-                  "condition": None if condition is None else {
-                      k: getattr(condition, k) for k in ("condition", "factor", "sigma", "hole")}}
+                  "condition": condition}
     else:
         inputs = {"kind": "noise", "shape": ["N", arch.latent_dim], "distribution": "standard normal"}
     return {"format": fmt, "files": files, "task": arch.task, "input": inputs, "output": image,
@@ -267,42 +266,3 @@ Files:
 
 `model.json` says the same for programs: the files, the input's shape and range, the latent size.
 """
-
-
-def condition_source(condition, seed: int = 0) -> str:
-    """``condition.py``: the study's condition recipe as plain torch code (the functions gansearch itself
-    uses, with the study's settings)."""
-    from gansearch.data import _pairs
-
-    settings = {k: getattr(condition, k) for k in ("condition", "factor", "sigma", "hole")}
-    return f'''"""The condition recipe of the study this generator was exported from, in plain torch: make the
-generator's inputs from your images exactly as the study made them for training and scoring.
-
-    from condition import condition
-    x = condition(images)  # images (N, C, R, R) in [-1, 1] -> conditions
-
-Settings: {settings}.
-"""
-
-from __future__ import annotations
-
-import math
-from types import SimpleNamespace
-
-import torch
-import torch.nn.functional as F
-
-SETTINGS = SimpleNamespace(**{settings!r})
-SEED = {seed}  # noise and mask conditions draw from a generator seeded with it
-
-SOBEL = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-
-
-{inspect.getsource(_pairs.gaussian_blur)}
-
-{inspect.getsource(_pairs.make_condition)}
-
-def condition(images: torch.Tensor) -> torch.Tensor:
-    """(N, C, R, R) in [-1, 1] -> the generator's inputs (N, Cc, R, R) in [-1, 1]."""
-    return make_condition(images, SETTINGS, SEED)
-'''

@@ -2,8 +2,7 @@
 
 import torch.nn as nn
 
-NORMS = ("none", "batch", "instance", "layer")
-ACTIVATIONS = ("relu", "lrelu", "tanh", "silu", "gelu", "none")
+from gansearch.config._load import ACTIVATIONS, NORMS  # the names a study file may use
 
 
 def make_norm(name: str, channels: int) -> nn.Module:

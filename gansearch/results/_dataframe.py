@@ -57,6 +57,9 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
             if name not in metric_names:
                 metric_names.append(name)
         row.update({k: t.user_attrs.get(k) for k in DERIVED})
+        if t.state == optuna.trial.TrialState.PRUNED:  # what it scored when it was stopped (not comparable with
+            reported = t.intermediate_values or {int(k): v for k, v in (t.user_attrs.get("reported") or {}).items()}
+            row["score_at_pruning"] = reported[max(reported)] if reported else None  # a trained trial's score)
         arch = t.user_attrs.get("arch")
         for net, prefix in (("generator", "g"), ("discriminator", "d")):
             for i, layer in enumerate(arch[net]["layers"] if arch else ()):
@@ -73,7 +76,7 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
             row["pareto"] = t.number in front
         rows.append(row)
     columns = ["number", "state", "score", "score_se", "tie", *(["pareto"] if multi else []), "duration_s",
-               *param_names, *DERIVED, *metric_names, "samples", "generator", "datetime_start"]
+               *param_names, *DERIVED, "score_at_pruning", *metric_names, "samples", "generator", "datetime_start"]
     df = pd.DataFrame(rows, columns=columns)
     df["tie"] = ties(df)
     identity = study.user_attrs.get(IDENTITY)

@@ -17,13 +17,14 @@ import optuna
 import pandas as pd
 
 from gansearch.config._load import load_config
-from gansearch.results._dataframe import frame
 from gansearch.plugins._registry import load_registry
+from gansearch.results._dataframe import frame
 from gansearch.results._summaries import identity_summary, layer_rows
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
 
 GALLERY = 6  # best trials shown with their samples
+FEW_TRIALS = 20  # below this many complete trials, importances carry a caveat
 CHOICES_MAX = 12  # score-against-choice panels
 
 
@@ -42,6 +43,7 @@ def _img(uri: str, alt: str, cls: str = "plot") -> str:
 
 def history_plot(df: pd.DataFrame) -> str:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     done = df[df["state"] == "complete"].sort_values("number")
@@ -54,9 +56,11 @@ def history_plot(df: pd.DataFrame) -> str:
     identity = df.attrs.get("identity")
     if identity:  # a translate study: what doing nothing (the conditions as outputs) scores
         ax.axhline(identity["score"], color="#2ca02c", linestyle="--", linewidth=1, label="identity (doing nothing)")
-    if not pruned.empty:
-        ax.scatter(pruned["number"], [done["score"].max() if not done.empty else 0] * len(pruned), marker="x",
-                   color="#7f7f7f", label="pruned (at the top)")
+    stopped = pruned[pruned["score_at_pruning"].notna()] if "score_at_pruning" in pruned else pruned.iloc[:0]
+    if not stopped.empty:  # where each was stopped: a partly trained score, not comparable with a complete one
+        ax.scatter(stopped["number"], stopped["score_at_pruning"], marker="x", color="#7f7f7f",
+                   label="pruned (its score when stopped, partly trained)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("score (lower is better)")
     ax.legend(fontsize=8)
@@ -84,7 +88,10 @@ def importance_plot(study, df) -> str:
     ax.barh(names, values, color="#2ca02c")
     ax.set_xlabel("importance for the score (fANOVA)")
     ax.set_title("Parameter importances")
-    return _img(_png(fig), "parameter importances")
+    caveat = "" if len(complete) >= FEW_TRIALS else (
+        f"<p class='caveat'>Only {len(complete)} complete trials: importances from so few are a rough hint, "
+        f"not a finding (fANOVA fits a forest to them; {FEW_TRIALS} or more make them steadier).</p>")
+    return caveat + _img(_png(fig), "parameter importances")
 
 
 def choice_columns(df) -> list[str]:
@@ -111,6 +118,7 @@ def choices_plot(df) -> str:
         labels = list(groups.groups)
         ax.boxplot([groups.get_group(k).values for k in labels], tick_labels=labels)
         ax.set_title(col, fontsize=9)
+        ax.set_ylabel("score (lower is better)", fontsize=8)
         ax.tick_params(labelsize=7, axis="x", rotation=30)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -137,8 +145,9 @@ def front_plot(df, objectives) -> str:
             base = done[done["baseline"].notna()]
             ax.scatter(base[cost], base["score"], s=90, marker="*", color="#ff7f0e", label="baseline", zorder=3)
         ax.set_xscale("log")
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
         ax.set_xlabel(cost)
-        ax.set_ylabel("score")
+        ax.set_ylabel("score (lower is better)")
         ax.legend(fontsize=8)
     fig.suptitle("Quality against cost" + (" (Pareto front)" if "pareto" in done else ""))
     fig.tight_layout()
@@ -150,13 +159,18 @@ def failures_table(df) -> str:
     if rows.empty:
         return "<p>No trial was pruned or failed.</p>"
     counts = ", ".join(f"{n} {s}" for s, n in rows["state"].value_counts().items())
+    def score_then(r) -> str:
+        value = getattr(r, "score_at_pruning", None)
+        return f"{value:.4g}" if r.state == "pruned" and value == value and value is not None else "-"
+
     body = "".join(
         f"<tr><td>{int(r.number)}</td><td>{r.state}</td><td>"
         + html.escape(str(r.failure) if r.state == "fail" and r.failure == r.failure and r.failure is not None else
                       f"pruned at step {int(r.pruned_at)}" if r.pruned_at == r.pruned_at and r.pruned_at is not None
                       else "-")
-        + "</td></tr>" for r in rows.itertuples())
-    return f"<p>{counts}.</p><table><tr><th>trial</th><th>state</th><th>why</th></tr>{body}</table>"
+        + f"</td><td>{score_then(r)}</td></tr>" for r in rows.itertuples())
+    return (f"<p>{counts}.</p><table><tr><th>trial</th><th>state</th><th>why</th><th>score when pruned (partly "
+            f"trained)</th></tr>{body}</table>")
 
 
 def layer_table(rows: list[dict]) -> str:
@@ -194,7 +208,7 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color
 h1{margin-bottom:0}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 6px}img.plot{max-width:100%}img.samples{image-rendering:pixelated;
 max-width:420px}.pair{display:flex;gap:1.5em;align-items:flex-start}.card{margin:1em 0;padding-top:.5em;
-border-top:1px solid #ddd}.meta{color:#666}"""
+border-top:1px solid #ddd}.meta{color:#666}.caveat{color:#8a5a00}"""
 
 SCRIPT = """window.addEventListener('error',function(e){document.body.dataset.errors=
 (+(document.body.dataset.errors||0))+1;});window.addEventListener('load',function(){var imgs=

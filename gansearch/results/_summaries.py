@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from gansearch.config._load import load_config
-from gansearch.errors import GansearchError
+from gansearch.errors import GansearchError, StudyNotFound
 from gansearch.nets._builder import skip_plan
 from gansearch.nets._spec import ArchSpec
 from gansearch.plugins._registry import load_registry
-from gansearch.results._dataframe import best_trial, trials_dataframe
+from gansearch.results._dataframe import trials_dataframe
+from gansearch.store._open import open_study
 
 COSTS = ("g_params", "g_macs", "g_latency_ms")
 
@@ -21,7 +22,7 @@ class Best:
     """The best complete trial of a study (lowest score; pruned trials never count) and its context."""
 
     number: int
-    score: float
+    score: float | None  # None for a trial that did not complete (gansearch best --trial N)
     score_se: float | None
     ties: list[int]  # other complete trials within two standard errors of it
     baseline: dict | None  # {name, number, score, best_over_baseline}: the hand design's trial
@@ -111,18 +112,23 @@ def pareto_set(df: pd.DataFrame) -> list[dict] | None:
              "samples": _text(r.get("samples"))} for _, r in front.iterrows()]
 
 
-def best(study_file, top: int = 5) -> Best:
-    """The best trial of the study in ``study_file`` with its ties, metrics, architecture, costs, files, the
-    baseline comparison and (multi-objective) the Pareto set; ``.top`` holds the best ``top`` trials."""
+def best(study_file, top: int = 5, number: int | None = None) -> Best:
+    """The best trial of the study in ``study_file`` (or trial ``number``) with its ties, metrics,
+    architecture, costs, files, the baseline comparison and (multi-objective) the Pareto set; ``.top`` holds
+    the best ``top`` trials."""
     df = trials_dataframe(study_file)
     done = df[df["state"] == "complete"].sort_values("score")
-    if done.empty:
-        raise GansearchError(f"{study_file}: no complete trial yet")
-    row = done.iloc[0]
-    trial = best_trial(study_file)
-    tied = [int(n) for n in done.loc[done["tie"], "number"] if n != trial.number]
+    if number is None:
+        if done.empty:
+            raise GansearchError(f"{study_file}: no complete trial yet")
+        number = int(done.iloc[0]["number"])
+    trial = next((t for t in open_study(study_file).get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None:
+        raise StudyNotFound(f"{study_file}: no trial number {number}")
+    row = df.set_index("number").loc[number]
+    tied = [int(n) for n in done.loc[done["tie"], "number"] if n != number] if bool(row["tie"]) else []
     costs = {k: trial.user_attrs.get(k) for k in (*COSTS, "latency_batch")}
-    return Best(number=trial.number, score=float(row["score"]), score_se=trial.user_attrs.get("score_se"),
+    return Best(number=number, score=_number(row["score"]), score_se=trial.user_attrs.get("score_se"),
                 ties=tied, baseline=baseline_summary(done), metrics=trial.user_attrs.get("metrics", {}),
                 params=trial.params, arch=trial.user_attrs.get("arch"), train=trial.user_attrs.get("train"),
                 costs=costs, samples=_text(row.get("samples")), generator=_text(row.get("generator")),

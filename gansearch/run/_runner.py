@@ -6,11 +6,10 @@ import sys
 import optuna
 import torch
 from optuna.trial import TrialState
-from tqdm.auto import tqdm
 
 from gansearch.config._load import load_config
 from gansearch.errors import GansearchError
-from gansearch.run._progress import FINISHED
+from gansearch.run._progress import FINISHED, progress_bar
 from gansearch.run._signals import sigterm_as_interrupt
 from gansearch.run._supervisor import supervise
 from gansearch.run._timeline import Timeline, Untimed, warm_cuda
@@ -18,14 +17,14 @@ from gansearch.run._worker import _work, disk_full_message
 from gansearch.score._translate import scorer_for
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import disk_full_cause
-from gansearch.store._record import IDENTITY
 from gansearch.store._open import _already_running, open_study, opened_for_run
+from gansearch.store._record import IDENTITY
 from gansearch.study._prepare import Prepared, prepare
 from gansearch.train._devices import plan_workers, resolve_devices
 
 
 def run_study(path, n_trials: int | None = None, workers: int | str | None = None, progress: bool = True,
-              entry_points: bool | None = None, out=sys.stderr, verbose: bool = False,
+              entry_points: bool | None = None, out=None, verbose: bool = False,
               timeline: Timeline | None = None) -> optuna.Study:
     """Run (or resume) the study in ``path`` until ``n_trials`` trials have finished (complete or pruned).
 
@@ -35,6 +34,7 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     ``gansearch.timeline.Timeline``) is told where the run's wall time goes.
     """
     timeline = timeline or Untimed()
+    out = out or sys.stderr  # (read now: a test or a notebook may have replaced it)
     warming = None
     with contextlib.suppress(GansearchError):  # a bad file is reported by prepare, with every other check
         warming = warm_cuda(resolve_devices(load_config(path).devices))  # the CUDA context, while we prepare
@@ -78,8 +78,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
                 mine = [s for s in slots if s.device == device]
                 print(f"training on {device}: {len(mine)} worker process(es) x {mine[0].trials} trial(s) at once"
                       + (f" (layout {mine[0].measured})" if mine[0].measured else ""), file=out)
-        bar = tqdm(total=target, initial=finished, desc=cfg.name, unit="trial", file=out, disable=not progress,
-                   dynamic_ncols=True)
+        bar = progress_bar(target, finished, cfg.name, out, progress)
         try:
             if len(slots) == 1:  # in this process: leave its torch thread count as it was
                 threads = torch.get_num_threads()

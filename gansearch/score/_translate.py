@@ -15,8 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gansearch.config._load import TRANSLATE_OBJECTIVES
-from gansearch.errors import StudyConfigError
 from gansearch.data._pairs import preview_index
+from gansearch.errors import StudyConfigError
 from gansearch.nets._builder import translate
 from gansearch.score._scorer import Plan, Scorer, build_scorer, check_extractor, parse_column, study_options
 

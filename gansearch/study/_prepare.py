@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from gansearch.config._load import StudyConfig, load_config
+from gansearch.config._problems import Problems
 from gansearch.data._pairs import Pairs, make_pairs
 from gansearch.errors import DatasetError, GansearchWarning, PluginError, StudyConfigError
 from gansearch.nets._builder import preflight_blocks
@@ -23,6 +24,8 @@ from gansearch.search._baseline import Baseline, make_baseline
 from gansearch.search._space import SearchSpace
 from gansearch.store._storage import sqlite_path
 from gansearch.train._devices import cuda_count, host_cores, max_workers, resolve_devices
+
+FEW_HELD_OUT = 20  # a translate study scoring on fewer held-out pairs is warned that its scores are noisy
 
 
 @dataclass
@@ -44,14 +47,19 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None, r
     """Read, check and resolve a study file, in one pass and in this order: the file itself (syntax, keys,
     values), then the names it uses against the plugin registry (dataset, blocks and their options,
     augmentations, metrics and extractors, the baseline), then this machine (devices, the storage's
-    driver; for a ``run``: ``workers`` and the output folder), then its data. The first problem is raised as
-    one ``file: key: message`` line (``StudyConfigError``, ``PluginError``); nothing is written."""
-    config = load_config(path)  # 1. the file
-    registry, dataset, space, plan, baseline = check_names(config, entry_points)  # 2. the registry's names
-    check_machine(config, run, workers)  # 3. this machine
+    driver; for a ``run``: ``workers`` and the output folder), then its data. Every problem found is
+    raised at once, in the order of the file, each one ``file: key: message`` line (``StudyConfigError``,
+    ``StudyConfigErrors`` for several, ``PluginError``); a check that needs a value already found wrong is
+    left out. Nothing is written."""
+    problems = Problems(str(path))
+    config = load_config(path, problems)  # 1. the file (raises at once only if it is too broken to go on)
+    registry, dataset, space, plan, baseline = check_names(config, entry_points, problems)  # 2. the names
+    check_machine(config, run, workers, problems)  # 3. this machine
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
-    if load_data:
-        load_study_data(prepared, dataset)  # 4. the data
+    if load_data and dataset is not None and not problems.touch("data", "task", "translate", "seed"):
+        with problems.check():
+            load_study_data(prepared, dataset)  # 4. the data
+    problems.raise_if_any()
     return prepared
 
 
@@ -94,51 +102,85 @@ def load_study_data(prepared: Prepared, dataset) -> None:
             raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
                                    f"{dataset.name!r} has {n}", file=file, key="data")
         prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions)
+        held_out = len(prepared.pairs.held_out)
+        if held_out < FEW_HELD_OUT:
+            warnings.warn(f"{file}: only {held_out} of the {n} pairs are held out to score trials on "
+                          f"(translate.held_out: {config.translate.held_out}): scores are noisy (standard errors "
+                          "show how much) and trials will tie; more images, or a larger translate.held_out, "
+                          "steady them", GansearchWarning, stacklevel=3)
     elif n < config.score.samples:
         warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
                       "every score compares against these few, so scores are noisy (standard errors show how "
                       "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=3)
 
 
-def check_names(config: StudyConfig, entry_points: bool | None = None):
-    """Every name the study uses, against the plugins it loads: (registry, dataset, space, plan, baseline)."""
+def check_names(config: StudyConfig, entry_points: bool | None = None, problems: Problems | None = None):
+    """Every name the study uses, against the plugins it loads: (registry, dataset, space, plan, baseline),
+    None for what could not be resolved. Problems go to ``problems`` (else the first is raised)."""
+    own = problems if problems is not None else Problems(config.file)
+    if own.touch("plugins"):  # names cannot be looked up without the study's own plugins
+        own.raise_if_any()
     try:
         registry = load_registry(config.plugins, base_dir=config.base_dir, entry_points=entry_points)
-    except PluginError as exc:
+    except PluginError as exc:  # nothing can be looked up without the registry
         raise PluginError(f"{config.file}: {exc}") from exc
     file = config.file
-    if config.data.name not in registry.datasets:
-        raise StudyConfigError(f"unknown dataset {config.data.name!r}; available: "
-                               f"{', '.join(sorted(registry.datasets))}{registry.broken_note()}",
-                               file=file, key="data.name")
-    dataset = registry.dataset(config.data.name)
-    for key in config.data.options:
-        if key not in dataset.options:
-            allowed = ", ".join(["name", "resolution", "channels", *dataset.options])
-            raise StudyConfigError(f"unknown key for dataset {dataset.name!r}; allowed: {allowed}",
-                                   file=file, key=f"data.{key}")
-    missing = [k for k, v in {**dataset.options, **config.data.options}.items() if v is REQUIRED]
-    if missing:
-        raise StudyConfigError(f"dataset {dataset.name!r} needs this key", file=file, key=f"data.{missing[0]}")
-    space = SearchSpace(config, registry, config.data.channels or dataset.channels)
-    preflight_blocks(space)
-    check_augmentations(config, registry)
-    if config.task == "translate":
-        plan = translate_plan(config, registry, labelled=bool(dataset.classes))
-    else:
-        plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
-    baseline = None if config.baseline in (None, "none") else make_baseline(config.baseline, config, space)
+    dataset = space = plan = baseline = None
+    with own.check():
+        if config.data.name not in registry.datasets:
+            raise StudyConfigError(f"unknown dataset {config.data.name!r}; available: "
+                                   f"{', '.join(sorted(registry.datasets))}{registry.broken_note()}",
+                                   file=file, key="data.name")
+        dataset = registry.dataset(config.data.name)
+    if dataset is not None:
+        for key in config.data.options:
+            if key not in dataset.options:
+                allowed = ", ".join(["name", "resolution", "channels", *dataset.options])
+                own.found.append(StudyConfigError(f"unknown key for dataset {dataset.name!r}; allowed: {allowed}",
+                                                  file=file, key=f"data.{key}"))
+        for key in (k for k, v in {**dataset.options, **config.data.options}.items() if v is REQUIRED):
+            own.found.append(StudyConfigError(f"dataset {dataset.name!r} needs this key", file=file, key=f"data.{key}"))
+    shaped_by = ("generator", "discriminator", "data.resolution", "data.channels", "task", "translate", "train")
+    if dataset is not None and not own.touch(*shaped_by):
+        with own.check():
+            space = SearchSpace(config, registry, config.data.channels or dataset.channels)
+        if space is not None:
+            with own.check():
+                try:
+                    preflight_blocks(space)
+                except PluginError as exc:  # a plugin's block: say which study file used it, as every message does
+                    raise PluginError(f"{file}: {exc}") from exc
+    if not own.touch("train.augment"):
+        with own.check():
+            check_augmentations(config, registry)
+    if dataset is not None and not own.touch("score", "task"):
+        with own.check():
+            if config.task == "translate":
+                plan = translate_plan(config, registry, labelled=bool(dataset.classes))
+            else:
+                plan = resolve_plan(config, registry, labelled=bool(dataset.classes))
+    if space is not None and config.baseline not in (None, "none") and not own.touch("baseline"):
+        with own.check():
+            baseline = make_baseline(config.baseline, config, space)
+    if problems is None:
+        own.raise_if_any()
     return registry, dataset, space, plan, baseline
 
 
-def check_machine(config: StudyConfig, run: bool = False, workers=None) -> None:
+def check_machine(config: StudyConfig, run: bool = False, workers=None, problems: Problems | None = None) -> None:
     """What this machine must offer: the devices, the storage's driver; for a run, room for ``workers``
-    (default: the study's) and a writable output folder."""
-    check_device(config)
-    check_storage(config)
+    (default: the study's) and a writable output folder. Problems go to ``problems`` (else raised)."""
+    own = problems if problems is not None else Problems(config.file)
+    checks = [(("devices",), lambda: check_device(config)), (("storage",), lambda: check_storage(config))]
     if run:
-        check_workers(config, workers or config.workers)
-        check_output(config)
+        checks += [(("devices", "workers"), lambda: check_workers(config, workers or config.workers)),
+                   (("name", "output", "storage"), lambda: check_output(config))]
+    for keys, check in checks:
+        if not own.touch(*keys):  # a value found wrong already is not checked again
+            with own.check():
+                check()
+    if problems is None:
+        own.raise_if_any()
 
 
 def check_augmentations(config: StudyConfig, registry: Registry) -> None:
