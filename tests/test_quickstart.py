@@ -28,7 +28,9 @@ def test_quickstart_finishes_its_trials_and_prints_the_best(quickstart):
     assert df["state"].isin(["complete", "pruned"]).sum() >= 10
     assert "best 5 trials (lower score is better; 'tie': within two standard errors of the best):" in result.output
     best = df.loc[df["score"].idxmin()]
-    assert f"{best['score']:.4g} ± {best['score_se']:.2g}" in result.output and best["samples"] in result.output
+    assert f"{best['score']:.4g} ± {best['score_se']:.2g}" in result.output
+    results = f"results in {Path(best['samples']).parents[2]}"  # named once; the table's paths are within it
+    assert results in result.output and f"trials/{int(best['number']):05d}/samples.png" in result.output
     baseline = df[df["baseline"] == "dcgan"]
     assert list(baseline["number"]) == [0]  # the hand design is trial 0, complete, and in the table
     assert baseline["state"].item() == "complete" and "baseline" in result.output

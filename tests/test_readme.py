@@ -159,3 +159,16 @@ def test_metric_plugin_how_to_works_as_written(tiny_study, tmp_path):
     run_study(path, progress=False)
     df = gansearch.trials_dataframe(path)
     assert df.loc[0, "mean_gap"] > 0 and df.loc[0, "mean_gap_se"] >= 0
+
+
+def test_the_limits_the_docs_and_example_studies_state_are_the_code_s():
+    from gansearch.config import MAX_FILE_BYTES, MAX_LIST, MIN_SAMPLES
+
+    texts = {**PAGES, **{p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "studies").glob("*.yaml")}}
+    stated = [(page, int(n)) for page, text in texts.items() for n in re.findall(r"samples:.*?>=\s*(\d+)", text)]
+    assert stated and all(n == MIN_SAMPLES for _, n in stated), stated
+    for page, text in texts.items():
+        for n in re.findall(r"lists? (?:of|with) at most (\d+)", text):
+            assert int(n) == MAX_LIST, page
+        for n in re.findall(r"(\d+) KiB", text):
+            assert int(n) * 1024 == MAX_FILE_BYTES, page
