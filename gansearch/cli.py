@@ -102,6 +102,9 @@ def summary_table(df, top: int = 5) -> str:
     view["tie"] = ["tie" if t else "" for t in shown["tie"]]
     view["samples"] = [in_results(s) for s in shown["samples"]]  # the line above names the results folder
     view["duration_s"] = view["duration_s"].map(lambda v: f"{v:.1f}")
+    for col in ("g.strides", "d.strides"):  # a translator's fixed design has no plan name
+        if col in view:
+            view[col] = view[col].fillna("")
     view.insert(1, "", [baseline_mark(b) for b in shown["baseline"]])
     if "beats_identity" in shown:  # a translate study: is each better than doing nothing?
         view.insert(3, "vs identity", ["better" if b else "no better" for b in shown["beats_identity"]])
@@ -322,7 +325,8 @@ def best(study, as_json, number):
         click.echo(f"{name}:")
         if name == "generator" and arch.get("task") == "translate":
             click.echo(f"  input: condition {arch['cond_channels']}x{arch['resolution']}x{arch['resolution']}"
-                       + ("; U-Net skips" if net.get("skips") else ""))
+                       + ("; U-Net skips" if any(r["skip"] for r in info.layers) else
+                          "; U-Net skips on, none used (no layer returns to a kept size)" if net.get("skips") else ""))
         elif name == "generator":
             click.echo(f"  stem: z({arch['latent_dim']}) -> {net['width']}x{net['base_resolution']}x"
                        f"{net['base_resolution']}")

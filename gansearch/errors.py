@@ -16,7 +16,12 @@ class StudyConfigError(GansearchError):
         self.key = key
         self.message = message
         parts = [p for p in (file, key) if p]
-        super().__init__(": ".join([*parts, message]))
+        super().__init__(": ".join(one_line(str(p)) for p in [*parts, message]))
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a YAML key, say) written as escapes: one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class StudyConfigErrors(StudyConfigError):

@@ -15,7 +15,7 @@ BAD_INPUTS = {
     "unknown_dataset": ({"data.name": "mnist"}, ["data.name: unknown dataset 'mnist'; available: digits"]),
     "missing_folder": ({"data": {"name": "folder", "resolution": 16, "path": "missing"}},
                        ["data.path: folder dataset: path", "missing does not exist"]),
-    "infeasible": ({"generator.blocks": ["conv"]}, ["generator: no feasible architecture"]),
+    "infeasible": ({"generator.blocks": ["conv"]}, ["generator.blocks: no feasible architecture"]),
     "bad_enum": ({"train.loss": "wgan"}, ["train.loss: 'wgan' is not allowed; expected one of ns, hinge"]),
     "missing_file": (None, ["no such study file"]),
     "block_options": pytest.param({"generator.block_options": {"upsample_conv": {"mode": ["bicubic"]}}},

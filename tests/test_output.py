@@ -3,6 +3,7 @@ trial where a progress bar would redraw into a log, and every -o says what it wr
 
 import io
 import json
+import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -70,8 +71,10 @@ def test_a_run_s_log_has_one_progress_line_per_finished_trial(tiny_study):
 def test_best_shows_any_trial_on_request(finished_study):
     shown = invoke("best", finished_study, "--trial", "1")
     assert shown.exit_code == 0 and shown.output.startswith("trial: #1")
-    missing = invoke("best", finished_study, "--trial", "9")
-    assert missing.exit_code == 2 and "no trial number 9" in missing.output
+    for command in (["best"], ["export", "-o", finished_study.parent / "x"]):  # a trial it lacks: exit 2
+        missing = invoke(*command, finished_study, "--trial", "99")
+        assert missing.exit_code == 2 and "no trial number 99" in missing.output, command
+    assert not (finished_study.parent / "x").exists()
 
 
 def test_a_translate_study_with_few_held_out_pairs_is_warned_that_its_scores_are_noisy(tiny_study):
@@ -81,5 +84,8 @@ def test_a_translate_study_with_few_held_out_pairs_is_warned_that_its_scores_are
     path.write_text(path.read_text().replace("generator: {blocks:", "task: translate\ntranslate: {condition: blur, "
                                              "held_out: 0.005}\ngenerator: {blocks:").replace("metrics: [fd]",
                                                                                           "objective: l1"))
-    with pytest.warns(gansearch.GansearchWarning, match="only 9 of the 1797 pairs are held out"):
-        prepare(path)
+    with pytest.warns(gansearch.GansearchWarning, match="only 10 of the 1797 pairs are held out"):
+        prepare(path, run=True)  # one of each digit: the held-out pairs are drawn class by class
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepare(path)  # said by a run, not by every command that reads the study

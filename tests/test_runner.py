@@ -1,3 +1,4 @@
+import io
 import json
 from pathlib import Path
 
@@ -121,8 +122,10 @@ def test_resuming_proposes_new_trials_rather_than_replaying_the_first_ones(tiny_
 def test_editing_the_search_space_mid_study_is_a_config_error(finished_study):
     path = finished_study
     path.write_text(path.read_text().replace("kernels: [3, 4]", "kernels: [3, 5]"))
+    said = io.StringIO()
     with pytest.raises(gansearch.StudyConfigError, match=r"generator.kernels: changed from \[3, 4\] to \[3, 5\]"):
-        run_study(path, n_trials=3, progress=False)
+        run_study(path, n_trials=3, out=said)
+    assert "preparing the score" not in said.getvalue()  # said before anything slow starts
     assert len(open_study(load_config(path), create=False).trials) == 2
     path.write_text(path.read_text().replace("kernels: [3, 5]", "kernels: [3, 4]"))
     assert len(run_study(path, n_trials=3, progress=False).trials) == 3

@@ -22,7 +22,8 @@ def test_auto_metrics_on_a_labelled_dataset_include_the_classifier_ones(write_st
     plan = plan_of(write_study)
     names = [c.name for c in plan.columns]
     assert names[0] == "fd" and plan.objective.extractor == "layout"
-    assert {"fd", "kid", "precision", "recall", "coverage", "class_entropy", "fd@classifier"} <= set(names)
+    assert {"fd", "kid", "precision", "recall", "coverage", "class_entropy", "fd@classifier", "spectrum",
+            "checkerboard"} <= set(names)
     assert {c.name: c.extractor for c in plan.columns}["coverage"] == "classifier"
 
 
@@ -32,11 +33,11 @@ def test_auto_metrics_on_unlabelled_images_leave_out_the_classifier(write_study,
     for i in range(3):
         Image.new("RGB", (16, 16), (40 * i, 0, 0)).save(folder / f"{i}.png")
     plan = plan_of(write_study, {"data": {"name": "folder", "resolution": 16, "path": str(folder)}})
-    assert [c.name for c in plan.columns] == ["fd", "kid", "precision", "recall"]
+    assert [c.name for c in plan.columns] == ["fd", "kid", "precision", "recall", "spectrum", "checkerboard"]
 
 
 @pytest.mark.parametrize("changes, key, words", [
-    ({"score.objective": "fid"}, "score.objective", "unknown metric 'fid'; available: class_entropy, coverage"),
+    ({"score.objective": "fid"}, "score.objective", "unknown metric 'fid'; available: checkerboard, class_entropy, coverage"),
     ({"score.objective": "precision"}, "score.objective", "higher-is-better"),
     ({"score.extractor": "vgg"}, "score.extractor", "unknown extractor 'vgg'; available: classifier, inception"),
     ({"score.metrics": ["fd", "coverage@layout"]}, "score.metrics.1", "always uses the 'classifier' extractor"),

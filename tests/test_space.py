@@ -117,14 +117,15 @@ def test_conv_in_the_generator_only_takes_stride_one_layers():
     assert ("conv", 1) in seen and ("deconv", 2) in seen
 
 
-@pytest.mark.parametrize("g, message", [
-    ({"blocks": ["conv"]}, "none of the blocks (conv) can upsample"),
-    ({"strides": [3], "depth": 2}, "no product of 2..2 strides from [3] equals 4"),
+@pytest.mark.parametrize("g, key, message", [
+    ({"blocks": ["conv"]}, "generator.blocks", "none of the blocks (conv) can"),
+    ({"strides": [3], "depth": 2}, "generator.strides", "2 layers with strides from [3] cannot reach it; other strides"),
+    ({"strides": [2], "depth": 1}, "generator.depth", "1 layer with strides from [2] cannot reach it; depth up to 2 would fit"),
 ])
-def test_infeasible_space_is_a_config_error(g, message):
+def test_infeasible_space_is_a_config_error_naming_the_key_to_change(g, key, message):
     with pytest.raises(StudyConfigError, match="no feasible architecture") as err:
         space_for(study_dict(16, g=g))
-    assert message in str(err.value) and err.value.key == "generator"
+    assert message in str(err.value) and err.value.key == key
 
 
 # -- translate: encoder-decoder scale plans ------------------------------------------------------------

@@ -82,6 +82,15 @@ def test_held_out_pairs_are_seeded_and_never_in_the_training_data():
     assert trained.isdisjoint(held) and len(trained) == 45
 
 
+def test_held_out_pairs_are_drawn_class_by_class_so_a_rare_subfolder_is_scored_and_shown():
+    labels = torch.tensor([0] * 50 + [1] * 5 + [2] * 5)  # a folder of 50 circles, 5 squares, 5 triangles
+    images = torch.zeros(60, 1, 4, 4)
+    for seed in range(20):  # a plain draw of 6 misses the 5 squares about half the time
+        pairs = make_pairs(images, TranslateConfig(condition="noise", held_out=0.1), seed, labels=labels)
+        assert set(labels[pairs.held_out].tolist()) == {0, 1, 2} and len(pairs.held_out) == 7
+        assert len(pairs.train_index) == 53  # every class keeps images to train on
+
+
 def test_ssim_and_psnr_behave_as_their_definitions_say():
     x = torch.rand(3, 3, 16, 16) * 2 - 1
     assert torch.allclose(ssim(x, x), torch.ones(3), atol=1e-5)

@@ -30,8 +30,8 @@ import typing
 from typing import Any, Union
 
 from gansearch.config._load import (
-    ACTIVATIONS, LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, NORMS, PRECISIONS, PRUNERS, SAMPLERS, DataConfig, Param,
-    StudyConfig,
+    ACTIVATIONS, LIMITS, LOSSES, MAX_LIST, MIN_SAMPLES, NAME_MAX, NORMS, PRECISIONS, PRUNERS, SAMPLERS, DataConfig,
+    Param, StudyConfig,
 )
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -96,10 +96,24 @@ def make_condition(images: torch.Tensor, cfg: TranslateConfig, seed: int) -> tor
     raise ValueError(f"unknown condition {kind!r}")
 
 
-def held_out_index(n: int, fraction: float, seed: int) -> torch.Tensor:
-    """A seeded ``fraction`` of 0..n-1 (at least one, and at least one left to train on)."""
+def held_out_index(n: int, fraction: float, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """A seeded ``fraction`` of 0..n-1 (at least one, and at least one left to train on). With ``labels``
+    (a labelled dataset, a folder's subfolders), stratified: each class gives its share, rounded, and at
+    least one of each class with two or more, so every kind of image is scored and shown."""
     m = min(max(1, round(n * fraction)), n - 1)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))[:m].sort().values
+    g = torch.Generator().manual_seed(seed + 7919)
+    if labels is None or len(labels) != n:
+        return torch.randperm(n, generator=g)[:m].sort().values
+    picked = []
+    for c in labels.unique().tolist():
+        members = (labels == c).nonzero().squeeze(1)
+        members = members[torch.randperm(len(members), generator=g)]
+        share = round(len(members) * fraction) if len(members) > 1 else 0
+        picked.append(members[:min(max(share, 1 if len(members) > 1 else 0), len(members) - 1)])
+    picked = torch.cat(picked)
+    if len(picked) == 0 or len(picked) >= n:  # one image per class: a plain draw instead
+        return torch.randperm(n, generator=g)[:m].sort().values
+    return picked.sort().values
 
 
 def preview_index(m: int, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -124,11 +138,12 @@ def preview_index(m: int, n: int, seed: int, labels: torch.Tensor | None = None)
 
 
 def make_pairs(images: torch.Tensor, cfg: TranslateConfig, seed: int,
-               conditions: torch.Tensor | None = None) -> Pairs:
-    """Pairs from a study's images (``conditions`` given: a paired dataset's own)."""
+               conditions: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> Pairs:
+    """Pairs from a study's images (``conditions`` given: a paired dataset's own; ``labels``: the held-out
+    pairs are drawn class by class)."""
     if conditions is None:
         conditions = make_condition(images, cfg, seed)
-    return Pairs(conditions.float(), images.float(), held_out_index(len(images), cfg.held_out, seed))
+    return Pairs(conditions.float(), images.float(), held_out_index(len(images), cfg.held_out, seed, labels))
 
 
 def condition_settings(cfg: TranslateConfig) -> dict:

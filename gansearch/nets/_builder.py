@@ -67,12 +67,27 @@ class Generator(nn.Module):
             layers.append(build_layer(registry, layer, channels, size, "generator", i, i == len(g.layers) - 1))
             channels, size = layer.out_channels, registry.block(layer.block).out_size(size, layer.stride)
         self.layers = nn.Sequential(*layers)
+        self.upsampling = upsampling_layers(spec, registry)
         assert (channels, size) == (spec.channels, spec.resolution), "space produced an infeasible generator"
 
     def forward(self, z):
         # (B, latent) -> (B, C0, b, b) -> ... -> (B, channels, R, R) in [-1, 1]
         x = self.stem(z).view(z.shape[0], *self.shape0)
         return self.layers(self.stem_act(self.stem_norm(x)))
+
+
+def upsampling_layers(spec: ArchSpec, registry: Registry) -> tuple[tuple[int, int], ...]:
+    """(side of the map it enlarges, stride) of each of the generator's upsampling layers, input to output:
+    where its checkerboard artifacts may fall (``gansearch.builtin.spectral``)."""
+    g = spec.generator
+    size = g.base_resolution if spec.task == "generate" else spec.resolution
+    out = []
+    for layer in g.layers:
+        block = registry.block(layer.block)
+        if layer.stride > 1 and block.scale == "up":
+            out.append((size, layer.stride))
+        size = block.out_size(size, layer.stride)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ class Translator(nn.Module):
             layers.append(build_layer(registry, layer, channels, size, "translator", i, i == len(g.layers) - 1))
             channels, size = layer.out_channels, registry.block(layer.block).out_size(size, layer.stride)
         self.layers = nn.ModuleList(layers)
+        self.upsampling = upsampling_layers(spec, registry)
         assert (channels, size) == (spec.channels, spec.resolution), "space produced an infeasible translator"
 
     def forward(self, cond):

@@ -134,7 +134,7 @@ def export_generator(generator: nn.Module, arch: ArchSpec, fmt: str, out: Path, 
     if arch.task == "translate" and recipe is not None:
         extra.append(out / "condition.py")
         (out / "condition.py").write_text(recipe)
-    description = describe(arch, fmt, [p.name for p in written], condition, about)
+    description = describe(arch, fmt, [p.name for p in written + extra], condition, about)
     (out / "model.json").write_text(json.dumps(description, indent=1) + "\n")
     (out / "README.md").write_text(readme(description, title))
     return written + extra
@@ -239,12 +239,13 @@ def readme(description: dict, title: str) -> str:
         make = f"x = torch.randn(16, {i['shape'][1]})  # noise: standard normal, latent size {i['shape'][1]}"
         what = f"noise {shape(i['shape'])}, standard normal"
     else:
-        make = ("from condition import condition\n\nx = condition(images)  # images (N, "
-                f"{o['shape'][1]}, {o['shape'][2]}, {o['shape'][3]}) in [-1, 1] -> the study's conditions")
+        make = ("from condition import condition\n\n"
+                f"pictures = torch.rand(16, {o['shape'][1]}, {o['shape'][2]}, {o['shape'][3]}) * 2 - 1  # yours, in [-1, 1]\n"
+                "x = condition(pictures)  # the study's conditions of them")
         what = (f"conditions {shape(i['shape'])} in [-1, 1], made from images exactly as the study made them: "
                 f"`condition.py` ({i['condition']['condition']}; plain torch)")
-    files = "\n".join(f"- `{name}`" for name in description["files"] + ["model.json", "README.md"]
-                      + (["condition.py"] if i["kind"] == "condition" and i.get("recipe") else []))
+    files = "\n".join(f"- `{name}`" for name in description["files"])
+    latent = ", the latent size" if i["kind"] == "noise" else ", how conditions are made"
     origin = ", ".join(f"{k} {description[k]}" for k in ("study", "trial", "score") if description.get(k) is not None)
     return f"""# {title}
 
@@ -264,5 +265,5 @@ images = g(x)
 Files:
 {files}
 
-`model.json` says the same for programs: the files, the input's shape and range, the latent size.
+`model.json` says the same for programs: the files, the input's shape and range{latent}.
 """

@@ -55,14 +55,20 @@ class Features:
 
     A jackknife subset (``subset``) knows the set it was drawn from (``whole``) and its rows' positions in
     it (``index``; None for the whole set), so a metric may compute something once on the whole set (a
-    kernel or distance matrix, in ``whole.memo``) and only index it for each subset."""
+    kernel or distance matrix, in ``whole.memo``) and only index it for each subset.
+
+    ``source``: what made the images, when the scorer knows: for a generator's samples,
+    ``{"upsampling": ((side of the map it enlarges, stride), ...)}``, one entry per upsampling layer;
+    ``{}`` for images without a generator (real data, a folder)."""
 
     def __init__(self, values: torch.Tensor, logits: torch.Tensor | None = None,
-                 whole: "Features | None" = None, index: torch.Tensor | None = None):
+                 whole: "Features | None" = None, index: torch.Tensor | None = None,
+                 source: Mapping[str, Any] | None = None):
         self.values = values
         self.logits = logits
         self.whole = self if whole is None else whole
         self.index = index
+        self.source = dict(source or {})
         self._memo: dict[Any, Any] = {}
 
     @property
@@ -76,7 +82,8 @@ class Features:
     def subset(self, index: torch.Tensor) -> "Features":
         index = index.to(self.values.device)
         within = index if self.index is None else self.index[index]
-        return Features(self.values[index], None if self.logits is None else self.logits[index], self.whole, within)
+        return Features(self.values[index], None if self.logits is None else self.logits[index], self.whole, within,
+                        self.source)
 
     def memo(self, key, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per set of features (e.g. the real statistics of a Fréchet distance)."""

@@ -28,7 +28,7 @@ from gansearch.plugins._dataset import Dataset
 from gansearch.plugins._metric import Extractor, Metric
 
 DEFAULT_PLUGINS = ("gansearch.builtin.blocks", "gansearch.builtin.datasets", "gansearch.builtin.metrics",
-                   "gansearch.builtin.augment")
+                   "gansearch.builtin.spectral", "gansearch.builtin.augment")
 ENTRY_POINT_GROUP = "gansearch"
 AUTOLOAD_ENV = "GANSEARCH_DISABLE_PLUGIN_AUTOLOAD"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from gansearch.config._load import load_config
-from gansearch.errors import GansearchError
+from gansearch.errors import GansearchError, StudyNotFound
 from gansearch.nets._builder import Generator, Translator
 from gansearch.nets._spec import ArchSpec
 from gansearch.plugins._registry import load_registry
@@ -62,6 +62,9 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
             row["score_at_pruning"] = reported[max(reported)] if reported else None  # a trained trial's score)
         arch = t.user_attrs.get("arch")
         for net, prefix in (("generator", "g"), ("discriminator", "d")):
+            plain = arch and (net == "discriminator" or arch.get("task", "generate") == "generate")
+            if plain and row.get(f"{prefix}.strides") is None:  # a fixed design (a baseline outside the space)
+                row[f"{prefix}.strides"] = "-".join(str(layer["stride"]) for layer in arch[net]["layers"])
             for i, layer in enumerate(arch[net]["layers"] if arch else ()):
                 for key in ("stride", "block", "kernel"):  # from the architecture: one column per layer,
                     name = f"{prefix}.{i}.{key}"  # whatever the parameter was called (g.0.block_d2, ...)
@@ -134,9 +137,10 @@ def load_generator(study_file, number: int | None = None, device="cpu") -> Gener
     trial = _best(study, study_file) if number is None else next(
         (t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if trial is None:
-        raise GansearchError(f"{study_file}: no trial number {number}")
+        raise StudyNotFound(f"{study_file}: no trial number {number}")  # the user named it: bad input, exit 2
     if "arch" not in trial.user_attrs or "generator" not in trial.user_attrs:
-        raise GansearchError(f"{study_file}: trial {trial.number} has no stored generator")
+        raise StudyNotFound(f"{study_file}: trial {trial.number} has no stored generator (state "
+                            f"{trial.state.name.lower()})")
     registry = load_registry(config.plugins, base_dir=config.base_dir)
     arch = ArchSpec.from_dict(trial.user_attrs["arch"])
     g = (Translator if arch.task == "translate" else Generator)(arch, registry)

@@ -127,8 +127,17 @@ def choices_plot(df) -> str:
     return _img(_png(fig), "score against architectural choices")
 
 
+def compact(value: float) -> str:
+    """2000000 -> 2M, 150000 -> 150k, 0.5 -> 0.5: tick labels that fit side by side."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"
+
+
 def front_plot(df, objectives) -> str:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     done = df[df["state"] == "complete"]
     costs = [o for o in (objectives or []) if o != "score"] or ["g_macs"]
@@ -144,8 +153,14 @@ def front_plot(df, objectives) -> str:
         if done["baseline"].notna().any():
             base = done[done["baseline"].notna()]
             ax.scatter(base[cost], base["score"], s=90, marker="*", color="#ff7f0e", label="baseline", zorder=3)
+        identity = df.attrs.get("identity")
+        if identity:
+            ax.axhline(identity["score"], color="#2ca02c", linestyle="--", linewidth=1, label="identity (doing nothing)")
         ax.set_xscale("log")
-        ax.tick_params(axis="x", labelsize=8, rotation=30)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 1, 2, 5 x 10^k, labelled
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())  # unlabelled: within one decade they would overlap
+        ax.tick_params(axis="x", labelsize=8)
         ax.set_xlabel(cost)
         ax.set_ylabel("score (lower is better)")
         ax.legend(fontsize=8)
@@ -197,6 +212,8 @@ def gallery(study, df, output_dir: Path, registry=None) -> str:
                    "set)</p>" if t.user_attrs["arch"].get("task") == "translate" else "")
         label = f"trial {int(r.number)}" + (f" ({r.baseline} baseline)" if r.baseline == r.baseline and r.baseline
                                             else "")
+        if getattr(r, "beats_identity", None) in (False,):  # (a numpy bool too)
+            label += " (no better than doing nothing)"
         costs = f"{int(r.g_params):,} params" + (f", {int(r.g_macs):,} MACs" if r.g_macs == r.g_macs else "")
         cards.append(f"<div class='card'><h3>{html.escape(label)}: score {r.score:.4g}</h3><p>{costs}</p>"
                      f"<div class='pair'>{image}{layer_table(layer_rows(t.user_attrs['arch'], registry))}</div>"
@@ -207,7 +224,7 @@ def gallery(study, df, output_dir: Path, registry=None) -> str:
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{margin-bottom:0}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 6px}img.plot{max-width:100%}img.samples{image-rendering:pixelated;
-max-width:420px}.pair{display:flex;gap:1.5em;align-items:flex-start}.card{margin:1em 0;padding-top:.5em;
+max-width:100%}.pair{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.card{margin:1em 0;padding-top:.5em;
 border-top:1px solid #ddd}.meta{color:#666}.caveat{color:#8a5a00}"""
 
 SCRIPT = """window.addEventListener('error',function(e){document.body.dataset.errors=

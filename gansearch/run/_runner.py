@@ -17,7 +17,7 @@ from gansearch.run._worker import _work, disk_full_message
 from gansearch.score._translate import scorer_for
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import disk_full_cause
-from gansearch.store._open import _already_running, open_study, opened_for_run
+from gansearch.store._open import _already_running, check_resumable, open_study, opened_for_run
 from gansearch.store._record import IDENTITY
 from gansearch.study._prepare import Prepared, prepare
 from gansearch.train._devices import plan_workers, resolve_devices
@@ -59,6 +59,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     if cfg.storage is None and journal.run_holds(cfg.output_dir / "run.lock"):
         raise _already_running(cfg)  # said before the score is prepared; run_lock below decides for sure
+    check_resumable(cfg)  # an edited study file is said before the score is prepared
     if progress:
         print(f"preparing the score: extractors {', '.join(prepared.plan.extractors)} (once per study; cached)",
               file=out)

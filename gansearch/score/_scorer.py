@@ -243,9 +243,9 @@ class Scorer:
         return features
 
     @torch.no_grad()
-    def features(self, name: str, images: torch.Tensor) -> Features:
+    def features(self, name: str, images: torch.Tensor, source=None) -> Features:
         """Features (and logits, for a classifying extractor) of images (N, C, H, W) in [-1, 1], on the
-        scorer's device, where every metric is then computed."""
+        scorer's device, where every metric is then computed (``source``: see ``Features``)."""
         module = self.extractors[name]
         values, logits = [], []
         with exact_fp32(self.device):  # as the real features were made, whatever the trainer's precision
@@ -258,7 +258,7 @@ class Scorer:
         values = torch.cat(values).double()  # float32 precision, as cached: fresh equals cached
         if not torch.isfinite(values).all():
             raise TrialDiverged("non-finite features: the images hold NaN or inf")
-        return Features(values, torch.cat(logits) if logits else None)
+        return Features(values, torch.cat(logits) if logits else None, source=source)
 
     @torch.no_grad()
     def generate(self, generator: nn.Module) -> torch.Tensor:
@@ -279,12 +279,13 @@ class Scorer:
     def score(self, generator: nn.Module) -> float:
         """The objective of ``samples`` generated images: what the trainer reports for pruning."""
         column = self.plan.objective
-        fake = self.features(column.extractor, self.generate(generator))
+        fake = self.features(column.extractor, self.generate(generator), generator_source(generator))
         return float(column.metric.compute(self.real[column.extractor], fake))
 
-    def evaluate(self, images: torch.Tensor) -> dict[str, float]:
-        """Every metric of the plan on ``images`` (N, C, H, W) in [-1, 1], each with ``<name>_se``."""
-        fakes = {name: self.features(name, images) for name in self.plan.extractors}
+    def evaluate(self, images: torch.Tensor, source=None) -> dict[str, float]:
+        """Every metric of the plan on ``images`` (N, C, H, W) in [-1, 1], each with ``<name>_se``
+        (``source``: what made them, see ``Features``)."""
+        fakes = {name: self.features(name, images, source) for name in self.plan.extractors}
         out = {}
         for column in self.plan.columns:
             real, fake = self.real[column.extractor], fakes[column.extractor]
@@ -294,4 +295,10 @@ class Scorer:
         return out
 
     def evaluate_generator(self, generator: nn.Module) -> dict[str, float]:
-        return self.evaluate(self.generate(generator))
+        return self.evaluate(self.generate(generator), generator_source(generator))
+
+
+def generator_source(generator: nn.Module) -> dict:
+    """What the scorer tells metrics about a generator (``Features.source``): its upsampling layers."""
+    upsampling = getattr(generator, "upsampling", None)
+    return {} if upsampling is None else {"upsampling": tuple(upsampling)}

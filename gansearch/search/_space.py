@@ -10,7 +10,7 @@ A finished trial's spec is rebuilt from its params with ``optuna.trial.FixedTria
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from gansearch.config._load import IntRange, NetSpace, Range, StudyConfig
+from gansearch.config._load import LIMITS, IntRange, NetSpace, Range, StudyConfig
 from gansearch.data._pairs import condition_channels
 from gansearch.errors import StudyConfigError
 from gansearch.nets._spec import ArchSpec, LayerSpec, NetSpec, TrainSpec
@@ -199,11 +199,16 @@ class SearchSpace:
             self._fail(f"{section}.depth", f"more than {MAX_PLANS} stride plans; narrow depth or strides")
         if not plans:
             direction = "upsample" if network == "generator" else "downsample"
-            why = (f"none of the blocks ({', '.join(space.blocks)}) can {direction}" if not resample and factor > 1
-                   else f"no product of {space.depth.low}..{space.depth.high} strides from "
-                        f"{space.strides} equals {factor}")
-            self._fail(section, f"no feasible architecture: going {space.base_resolution} <-> "
-                       f"{self.config.data.resolution} needs strides multiplying to {factor}, but {why}")
+            if not resample and factor > 1:
+                self._fail(f"{section}.blocks", f"no feasible architecture: going {space.base_resolution} <-> "
+                           f"{self.config.data.resolution} needs layers that {direction}, but none of the blocks "
+                           f"({', '.join(space.blocks)}) can")
+            deeper = next((n for n in range(space.depth.high + 1, LIMITS["depth"] + 1)
+                           if stride_plans(usable, IntRange(n, n), factor, True)), None)
+            hint = f"; depth up to {deeper} would fit" if deeper else "; other strides or base_resolution would"
+            self._fail(f"{section}.depth" if deeper else f"{section}.strides", f"no feasible architecture: going {space.base_resolution} <-> "
+                       f"{self.config.data.resolution} needs strides multiplying to {factor}, but "
+                       f"{_layers(space.depth)} with strides from {space.strides} cannot reach it{hint}")
         return NetChoices(network, space, plans, resample, options, self.registry)
 
     @cached_property
@@ -268,3 +273,10 @@ class SearchSpace:
                 layer_act = act
             layers.append(LayerSpec(block, kernel, stride, out, layer_norm, layer_act, options))
         return NetSpec(tuple(layers), width, space.base_resolution, norm, act)
+
+
+def _layers(depth: IntRange) -> str:
+    """1..1 -> "1 layer"; 2..4 -> "2 to 4 layers"."""
+    if depth.low == depth.high:
+        return f"{depth.low} layer" + ("s" if depth.low != 1 else "")
+    return f"{depth.low} to {depth.high} layers"

@@ -23,6 +23,7 @@ def fingerprint(config: StudyConfig) -> dict:
         raw["objectives"] = list(config.objectives)
     if config.task == "translate":
         raw["task"], raw["translate"] = config.task, dataclasses.asdict(config.translate)
+        raw["translate"]["split"] = "by class"  # held-out pairs drawn class by class (before: one plain draw)
     else:
         raw["train"].pop("l1_weight", None)  # only translate studies use it
     return json.loads(json.dumps(raw, default=str))
@@ -46,12 +47,14 @@ def _has_key(tree: dict, dotted: str) -> bool:
     return True
 
 
-def check_unchanged(study: optuna.Study, config: StudyConfig) -> None:
-    """A resumed study must search the same space: editing it mid-study would mix incomparable trials."""
+def check_unchanged(study: optuna.Study, config: StudyConfig, record: bool = True) -> None:
+    """A resumed study must search the same space: editing it mid-study would mix incomparable trials. A new
+    study's fingerprint is recorded (unless ``record`` is False: a check before the run starts)."""
     stored = study.user_attrs.get("gansearch_fingerprint")
     current = fingerprint(config)
     if stored is None:
-        study.set_user_attr("gansearch_fingerprint", current)
+        if record:
+            study.set_user_attr("gansearch_fingerprint", current)
         return
     diff = _first_difference(stored, current)
     if diff and not _has_key(stored, diff[0]):  # a key this study's gansearch did not have

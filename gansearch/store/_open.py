@@ -71,6 +71,22 @@ def open_study(study: StudyConfig | str | Path, *, create: bool = False, worker:
     return (opened, created) if report_created else opened
 
 
+def check_resumable(config: StudyConfig) -> None:
+    """A study that already has results must not have changed (``check_unchanged``): checked read-only before
+    a run prepares anything slow; the run checks again once it holds the study."""
+    if not storage_exists(config):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a damaged journal is repaired, and said, by the run itself
+        try:
+            study = optuna.load_study(study_name=config.name, storage=make_storage(config, reading=True))
+        except (KeyError, GansearchError):
+            return
+        except Exception:  # noqa: BLE001 - a storage the run itself will open (and report) properly
+            return
+    check_unchanged(study, config, record=False)
+
+
 @contextlib.contextmanager
 def opened_for_run(config: StudyConfig):
     """A run's storage, held for the run: the lock taken, the journal repaired, the study created or resumed

@@ -58,12 +58,12 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None, r
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
     if load_data and dataset is not None and not problems.touch("data", "task", "translate", "seed"):
         with problems.check():
-            load_study_data(prepared, dataset)  # 4. the data
+            load_study_data(prepared, dataset, warn=run)  # 4. the data
     problems.raise_if_any()
     return prepared
 
 
-def load_study_data(prepared: Prepared, dataset) -> None:
+def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
     """Load the study's data through its dataset plugin, check what it returned, and (translate) make the
     (condition, target) pairs and their held-out split."""
     config, registry = prepared.config, prepared.registry
@@ -101,9 +101,9 @@ def load_study_data(prepared: Prepared, dataset) -> None:
         if n < 2:
             raise StudyConfigError(f"a translate study needs at least 2 images (one held out); dataset "
                                    f"{dataset.name!r} has {n}", file=file, key="data")
-        prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions)
+        prepared.pairs = make_pairs(prepared.data, config.translate, config.seed, conditions, prepared.labels)
         held_out = len(prepared.pairs.held_out)
-        if held_out < FEW_HELD_OUT:
+        if held_out < FEW_HELD_OUT and warn:  # said by a run, not by every command that reads the study
             warnings.warn(f"{file}: only {held_out} of the {n} pairs are held out to score trials on "
                           f"(translate.held_out: {config.translate.held_out}): scores are noisy (standard errors "
                           "show how much) and trials will tie; more images, or a larger translate.held_out, "
