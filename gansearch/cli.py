@@ -84,6 +84,32 @@ def run(study, n_trials, workers, no_progress, timings):
         click.echo(f"wrote {timings}", err=True)
 
 
+@cli.command()
+@study_file
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many of the best distinct architectures (a multi-objective study: of its Pareto set).")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="Seeds per architecture.")
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps of each (default: --steps-factor x the "
+              "study's).")
+@click.option("--steps-factor", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
+              help="The study's steps times this, unless --steps is given.")
+@click.option("--workers", callback=lambda ctx, p, v: v and _workers(v),
+              help="Override workers (auto or N per device) from the study file.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@edge
+def confirm(study, top, seeds, steps, steps_factor, workers, no_progress):
+    """Retrain the best architectures of STUDY and its baseline from scratch, longer and with several seeds,
+    and show whether the short search's ranking holds. Resumes like run; the results go beside the study's."""
+    from gansearch.config._load import load_config
+    from gansearch.confirm._runner import confirm_study
+    from gansearch.confirm._show import confirmation_text
+
+    debug = click.get_current_context().find_root().params.get("debug")
+    summary = confirm_study(study, top=top, seeds=seeds, steps=steps, factor=steps_factor, workers=workers,
+                            progress=not no_progress, verbose=debug)
+    click.echo(confirmation_text(summary, load_config(study).train.steps))
+
+
 def with_se(value, se) -> str:
     return f"{value:.4g}" if se is None or se != se else f"{value:.4g} ± {se:.2g}"
 
@@ -115,6 +141,16 @@ def summary_table(df, top: int = 5) -> str:
     lines += identity_lines(identity_summary(df))
     lines += pareto_lines(pareto_set(df))
     return "\n".join(lines)
+
+
+def confirmed_lines(confirmed: dict | None) -> list[str]:
+    """A trial's confirmation: its mean ± sd over seeds at the longer budget, and its confirmed rank."""
+    if not confirmed or confirmed["score"] is None:
+        return []
+    ties = confirmed["ties"]
+    return [f"confirmed: {with_se(confirmed['score'], confirmed['sd'])} (mean ± sd over {confirmed['seeds']} seeds "
+            f"at {confirmed['steps']} steps; rank {confirmed['rank']} of {confirmed['of']})"
+            + (f"; within noise of it, with more MACs: {', '.join(f'#{n}' for n in ties)}" if ties else "")]
 
 
 def in_results(path) -> str:
@@ -224,6 +260,9 @@ def compact(df):
                                    in zip(df["score"], df["score_se"])]})
     if df["tie"].any():
         view["tie"] = ["tie" if t else "" for t in df["tie"]]
+    if "confirmed_score" in df:  # gansearch confirm: mean ± sd over seeds at the longer budget
+        view["confirmed"] = [with_se(v, sd) if v == v and v is not None else "" for v, sd
+                             in zip(df["confirmed_score"], df["confirmed_sd"])]
     if "baseline" in df and df["baseline"].notna().any():
         view["baseline"] = [b if isinstance(b, str) else "" for b in df["baseline"]]
     if "beats_identity" in df:
@@ -298,22 +337,24 @@ def export(study, number, fmt, output):
 @study_file
 @click.option("--json", "as_json", is_flag=True, help="Print the trial as JSON.")
 @click.option("--trial", "number", type=click.IntRange(min=0), default=None, help="Show this trial instead.")
+@click.option("--confirmed", is_flag=True, help="The best confirmed mean (gansearch confirm); ties within noise go "
+              "to the fewest generator MACs.")
 @edge
-def best(study, as_json, number):
+def best(study, as_json, number, confirmed):
     """The best trial of STUDY (or --trial N): its score, architecture and training settings."""
     from gansearch.results._summaries import best as best_of
 
-    info = best_of(study, number=number)
+    info = best_of(study, number=number, confirmed=confirmed)
     if as_json:
         click.echo(json.dumps(info.as_dict(), indent=2, default=str))
         return
     for line in pareto_lines(info.pareto):
         click.echo(line)
-    what = "best trial" if number is None else "trial"
+    what = "trial" if number is not None else "best confirmed trial" if confirmed else "best trial"
     score = "score " + with_se(info.score, info.score_se) if info.score is not None else "(did not complete)"
     click.echo(f"{what}: #{info.number}  {score}"
                + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in info.ties)})" if info.ties else ""))
-    for line in baseline_lines(info.baseline) + identity_lines(info.identity):
+    for line in baseline_lines(info.baseline) + identity_lines(info.identity) + confirmed_lines(info.confirmed):
         click.echo(line)
     metrics = info.metrics
     if metrics:
@@ -555,6 +596,40 @@ def bench_search(suites, seeds, trials, device, jobs, variants, timeout, output)
     if result["failed"]:
         click.echo("failed studies: " + "; ".join(result["failed"]), err=True)
     click.echo(f"wrote {output / 'bench-search.json'} (the studies beside it)")
+
+
+@cli.command("bench-confirm")
+@click.option("--suites", default=None, help="Comma-separated suites [default: digits16 on the CPU, shapes32 on "
+              "CUDA].")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="Study seeds.")
+@click.option("--trials", type=click.IntRange(min=2), default=30, show_default=True, help="Trials per study.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Studies at a time [default: GPU: one per "
+              "core; CPU: 1, with a worker per core]")
+@click.option("--timeout", type=click.FloatRange(min=1), default=7200, show_default=True,
+              help="Seconds for each search and each confirmation.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="bench-confirm",
+              show_default=True, help="Folder for the studies and bench-confirm.json.")
+@edge
+def bench_confirm(suites, seeds, trials, device, jobs, timeout, output):
+    """Does the short search predict longer training? TRIALS-trial studies with the default search settings,
+    each confirmed (the 5 best and the baseline, 3 seeds, 4x the steps): Spearman and Kendall between search
+    and confirmed scores, and how often the search's best stays the best, over SEEDS study seeds."""
+    from gansearch.bench._confirm_bench import format_report as confirm_report
+    from gansearch.bench._confirm_bench import run_confirm_bench
+    from gansearch.bench._search_bench import SUITES
+
+    check_device_option(device, allow_auto=True)
+    names = [s.strip() for s in suites.split(",") if s.strip()] if suites else None
+    unknown = [s for s in names or () if s not in SUITES or SUITES[s].get("task") == "translate"]
+    if unknown:
+        raise click.BadParameter(f"unknown suite {unknown[0]!r}; available: digits16, shapes32", param_hint="--suites")
+    result = run_confirm_bench(output, names, range(seeds), trials, device, jobs=jobs, timeout=timeout,
+                               progress=lambda line: click.echo(line, err=True))
+    click.echo(confirm_report(result))
+    click.echo(f"measured on {result['device']}, {result['date']}, torch {result['torch']}, "
+               f"{result['seconds'] / 60:.0f} min")
+    click.echo(f"wrote {output / 'bench-confirm.json'} (the studies beside it)")
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

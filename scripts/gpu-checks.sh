@@ -10,6 +10,8 @@
 #   precision   the quickstart again in bf16 (speed and best/baseline, for train.precision's default)   35 s
 #   colorize    studies/colorize_shapes.yaml: where a translate trial's time goes                        40 s
 #   search      (only when named) the shapes 32x32 search benchmark of issue 6, about 5 minutes
+#   proxy       (only when named) does the short search predict longer training? bench-confirm, shapes 32x32,
+#               3 study seeds at once (30 trials, then the 5 best and the baseline x 3 seeds x 4 the steps)
 # Each step has its own time limit, so one hang cannot eat the budget. gpu-summary.json holds every target,
 # what was measured and pass/fail (scripts/gpu-summary.py); the logs lie beside it.
 set -u
@@ -99,6 +101,12 @@ if has search; then
   timeout 400 "${GS[@]}" bench-search --suites shapes32 --device cuda --trials 30 --seeds 3 \
     --variants tpe,random,tpe+median --jobs 9 --timeout 370 -o /tmp/bench-search > "$OUT/bench-search.txt" 2>&1
   cp /tmp/bench-search/bench-search.json "$OUT/" 2>/dev/null
+fi
+# 5. does the proxy predict? (issue 18; only when named): search score against confirmed score, shapes 32x32
+if has proxy; then
+  timeout 560 "${GS[@]}" bench-confirm --suites shapes32 --device cuda --trials 30 --seeds 3 --jobs 3 --timeout 270 \
+    -o /tmp/bench-confirm > "$OUT/bench-confirm.txt" 2>&1
+  cp /tmp/bench-confirm/bench-confirm.json "$OUT/" 2>/dev/null
 fi
 python3 scripts/gpu-summary.py "$OUT"
 tail -n 4 "$OUT"/*.txt

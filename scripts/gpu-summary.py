@@ -166,6 +166,15 @@ def summary(out: Path) -> dict:
         rows.append(row("fastest layout, worker processes x trials per worker", "-",
                         f"{best.get('workers')} x {best.get('trials_per_worker')}: {best.get('img_s', 0):,.0f} img/s",
                         None, "layouts.json"))
+    proxy = read_json(out / "bench-confirm.json")
+    if proxy is not None:  # issue 18, only when the proxy step was named
+        suite = next((x for x in proxy.get("summary", []) if x["suite"] == "shapes32"), None)
+        value = None if suite is None else round(suite["spearman_mean"], 3)
+        rows.append(row("shapes 32x32 proxy: mean Spearman, search score against confirmed score", ">= 0.7", value,
+                        value is not None and value >= 0.7, "bench-confirm.json"))
+        rows.append(row("shapes 32x32 proxy: studies whose best held within noise", "-",
+                        None if suite is None else f"{suite['best_holds']} of {suite['studies']}", None,
+                        "bench-confirm.json"))
     env = (out / "env.txt").read_text() if (out / "env.txt").exists() else ""
     card = re.search(r"NVIDIA [A-Z][\w -]*?(?= {2,}|\||\n)", env)
     torch_version = re.search(r"torch (\S+)", env)

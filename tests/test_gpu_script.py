@@ -79,3 +79,17 @@ def test_the_summary_lists_every_bench_target_with_what_was_measured(tmp_path):
     assert by["64x64 one trial"]["measured"] is None and not by["64x64 one trial"]["pass"]
     assert by["tests_gpu/ (graphs equal eager"]["pass"]
     assert result["card"] == "NVIDIA H200" and not result["all_pass"]
+
+
+def test_the_summary_reads_the_proxy_benchmark_when_it_ran(tmp_path):
+    from gansearch.bench._confirm_bench import summarise
+
+    rows = [{"suite": "shapes32", "seed": s, "spearman": v, "kendall": v - 0.1, "best_holds": h}
+            for s, v, h in [(0, 0.9, "same"), (1, 0.6, "no"), (2, 0.75, "within noise")]]
+    (tmp_path / "bench-confirm.json").write_text(json.dumps({"rows": rows, "summary": summarise(rows)}))
+    subprocess.run([sys.executable, str(SCRIPTS / "gpu-summary.py"), str(tmp_path)], check=True, capture_output=True)
+    by = {r["target"]: r for r in json.loads((tmp_path / "gpu-summary.json").read_text())["targets"]}
+    spearman = by["shapes 32x32 proxy: mean Spearman, search score against confirmed score"]
+    assert spearman["measured"] == 0.75 and spearman["pass"]
+    assert by["shapes 32x32 proxy: studies whose best held within noise (information)"]["measured"] == "2 of 3"
+    assert "bench-confirm --suites shapes32 --device cuda" in (SCRIPTS / "gpu-checks.sh").read_text()

@@ -20,6 +20,7 @@ LAYERS = [  # lowest first: a module may import from its own layer and the ones 
     ("gansearch.store",),  # storage, journal, artifacts, recovery
     ("gansearch.study",),  # the validation pass: prepare
     ("gansearch.run",),  # run_study, trials, workers, signals
+    ("gansearch.confirm",),  # winners retrained longer with several seeds, and the statistics of it
     ("gansearch.results",),  # dataframe, summaries, report, evaluation
     ("gansearch.bench",),
     ("gansearch.cli", "gansearch.__main__"),

@@ -13,7 +13,7 @@ import gansearch
 from gansearch.cli import cli
 from gansearch.run import run_study
 
-pytestmark = pytest.mark.slow  # runs a study and opens its report in a browser
+pytestmark = pytest.mark.slow  # runs a study, confirms it, and opens its report in a browser
 
 
 def browser() -> str:
@@ -33,9 +33,12 @@ def reported(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("report")
     path = folder / "study.yaml"
-    path.write_text(tiny_study_text(n_trials=8, baseline="dcgan")
+    path.write_text(tiny_study_text(n_trials=8, baseline="dcgan", metrics="[fd, checkerboard]")
                     .replace("pruner: none", "pruner: median") + "objectives: [score, g_macs]\n")
     run_study(path, progress=False)
+    confirmed = CliRunner().invoke(cli, ["confirm", str(path), "--top", "2", "--seeds", "2", "--steps", "30",
+                                         "--no-progress"])
+    assert confirmed.exit_code == 0, confirmed.output
     result = CliRunner().invoke(cli, ["report", str(path), "-o", str(folder / "report.html")])
     assert result.exit_code == 0, result.output
     return path, folder / "report.html"
@@ -45,7 +48,8 @@ def test_the_report_opens_offline_without_console_errors_and_every_plot_renders(
     _, report = reported
     text = report.read_text()
     images = text.count("<img ")
-    assert images >= 5  # history, importances, choices, front, and at least one sample grid
+    assert images >= 10  # history, importances, choices, front, sample grids, confirmation, interpolations, spectra
+    assert 'alt="latent interpolations"' in text  # counted among the images that must render
     proc = subprocess.run([browser(), "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
                            "--v=0", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
                           capture_output=True, text=True, timeout=120)
@@ -64,9 +68,32 @@ def test_the_report_is_self_contained_and_has_every_section(reported):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from anywhere
     assert "<link" not in text and "<script src" not in text
     for title in ("Optimisation history", "Parameter importances", "Architectural choices", "Quality against cost",
-                  "Pruned and failed trials", "Best trials"):
+                  "Pruned and failed trials", "Best trials", "Does the short training predict the long one?",
+                  "Latent space", "Power spectra", "Checkerboard artifacts per upsampling block"):
         assert f"<h2>{title}</h2>" in text
     assert "(dcgan baseline)" in text and "<table class='layers'>" in text
+
+
+def test_the_report_shows_the_confirmation_the_latent_space_and_the_spectra(reported):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from gansearch.results._figures import INTERPOLATION_ROWS, INTERPOLATION_STEPS
+
+    path, report = reported
+    text = report.read_text()
+    summary = gansearch.trials_dataframe(path).attrs["confirmed"]
+    assert "alt=\"search score against confirmed score\"" in text and "Spearman" in text and "Kendall" in text
+    for r in summary.rows[:3]:  # the winners' confirmed samples, one grid per seed
+        assert text.count(f'alt="confirmed samples of trial {r.number}"') == r.seeds
+    strip = re.search(r'src="data:image/png;base64,([^"]+)" alt="latent interpolations"', text)
+    image = Image.open(io.BytesIO(base64.b64decode(strip.group(1))))
+    cell = 48 + 2  # cells of at least 48 px (8x8 digits, zoomed), 2 px apart
+    assert image.height == INTERPOLATION_ROWS * cell + 2 and image.width > INTERPOLATION_STEPS * cell
+    assert 'alt="power spectra"' in text and 'alt="checkerboard per upsampling block and kernel"' in text
+    assert "<td>deconv</td>" in text  # the checkerboard table names the blocks the trials upsample with
 
 
 def test_pruned_and_failed_trials_are_listed_with_their_reasons(reported):

@@ -47,3 +47,27 @@ def test_a_worse_classifier_fd_fails_claim_a():
     rows = [row("tpe", 0.5, 9000), row("random", 0.6, 9000), row("tpe+median", 0.5, 4000, clf=(3.0, 2.0)),
             row("tpe+sha", 0.5, 4000)]
     assert not checks(rows)[0]["a_pass"]
+
+
+def test_the_proxy_benchmark_searches_with_the_default_settings_and_reports_per_seed_and_overall(tmp_path):
+    import yaml
+
+    from gansearch.bench._confirm_bench import format_report as proxy_report
+    from gansearch.bench._confirm_bench import study_dict, summarise
+    from gansearch.config import TrainSpace
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study_dict("digits16", 1, 30, "cpu", "auto")))
+    c = prepare(path, load_data=False).config
+    assert (c.sampler, c.pruner, c.n_trials, c.seed) == ("tpe", "median", 30, 1)
+    assert (c.train.steps, c.train.eval_every) == (TrainSpace.steps, TrainSpace.eval_every)  # the defaults
+    rows = [{"suite": "digits16", "seed": s, "spearman": v, "spearman_ci": [v - 0.3, 1.0], "kendall": v - 0.1,
+             "kendall_ci": [0.0, 1.0], "best_holds": h, "search_best": 3, "confirmed_best": 3}
+            for s, v, h in [(0, 0.9, "same"), (1, 0.5, "no"), (2, 0.7, "within noise")]]
+    rows.append({"suite": "digits16", "seed": 3, "error": "run: timed out"})
+    summary = summarise(rows)
+    assert summary == [{"suite": "digits16", "studies": 3, "spearman_mean": pytest.approx(0.7),
+                        "kendall_mean": pytest.approx(0.6), "best_holds": 2}]
+    table = proxy_report({"rows": rows, "summary": summary})
+    assert "| digits16 | 1 | 0.50 [0.20, 1.00] |" in table and "| **digits16** | mean of 3 | **0.70** |" in table
+    assert "run: timed out" in table

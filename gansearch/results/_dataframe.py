@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from gansearch.config._load import load_config
+from gansearch.confirm._runner import load_confirmation
 from gansearch.errors import GansearchError, StudyNotFound
 from gansearch.nets._builder import Generator, Translator
 from gansearch.nets._spec import ArchSpec
@@ -32,15 +33,19 @@ def trials_dataframe(study_file) -> pd.DataFrame:
     ``graph_fallback``, ``worker``, ``rerun_of`` (the trial a killed worker left unfinished),
     ``restored_from`` (a trial rebuilt from its ``trial.json`` after the storage was lost), ``baseline``
     (the hand design's name on its trial), every metric of a complete trial with its ``<metric>_se``
-    (``fd``, ``kid``, ``precision``, ``recall``, ``fd@classifier``, ``coverage``, ...), and absolute
-    ``samples`` / ``generator`` paths.
+    (``fd``, ``kid``, ``precision``, ``recall``, ``fd@classifier``, ``coverage``, ``spectrum``,
+    ``checkerboard``, ...), and absolute ``samples`` / ``generator`` paths. Once ``gansearch confirm`` has
+    run: ``confirmed_score`` (the mean over seeds at the longer budget), ``confirmed_sd``, ``confirmed_se``,
+    ``confirmed_seeds``, ``confirmed_rank`` and ``confirmed_<metric>`` / ``confirmed_<metric>_sd``
+    (``add_confirmed_columns``).
     """
     config = load_config(study_file)
     study = open_study(config, create=False)
-    return frame(study, config.output_dir)
+    return frame(study, config.output_dir, load_confirmation(config, study))
 
 
-def frame(study, output_dir: Path) -> pd.DataFrame:
+def frame(study, output_dir: Path, confirmed=None) -> pd.DataFrame:
+    """The trial dataframe of an open ``study`` (``confirmed``: its confirmation, ``gansearch.confirm``)."""
     rows, param_names, metric_names = [], [], []
     multi = len(study.directions) > 1
     front = {t.number for t in study.best_trials} if multi else set()
@@ -89,11 +94,30 @@ def frame(study, output_dir: Path) -> pd.DataFrame:
                                 for s, v in zip(df["state"], df["score"])]
         df.attrs["identity"] = {"score": reference, "score_se": identity["metrics"][f"{identity['objective']}_se"],
                                 "metrics": identity["metrics"]}
+    if confirmed is not None:
+        add_confirmed_columns(df, confirmed)
     for col in df.columns:  # integer columns with gaps (layers some trials lack) stay integers
         values = [row[col] for row in rows if row.get(col) is not None]
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             df[col] = df[col].astype("Int64")
     return df
+
+
+def add_confirmed_columns(df: pd.DataFrame, summary) -> None:
+    """The confirmation of each confirmed trial: ``confirmed_score`` (mean over seeds), ``confirmed_sd``,
+    ``confirmed_se``, ``confirmed_seeds``, ``confirmed_rank``, and each metric's ``confirmed_<metric>`` and
+    ``confirmed_<metric>_sd``; the summary itself in ``df.attrs["confirmed"]``."""
+    rows = {r.number: r for r in summary.rows}
+    pick = lambda f: [f(rows[n]) if n in rows else None for n in df["number"]]  # noqa: E731
+    df["confirmed_score"] = pick(lambda r: r.score)
+    df["confirmed_sd"] = pick(lambda r: r.sd)
+    df["confirmed_se"] = pick(lambda r: r.se)
+    df["confirmed_seeds"] = pd.array(pick(lambda r: r.seeds), dtype="Int64")
+    df["confirmed_rank"] = pd.array(pick(lambda r: r.rank), dtype="Int64")
+    for name in dict.fromkeys(k for r in summary.rows for k in r.metrics):
+        df[f"confirmed_{name}"] = pick(lambda r: r.metrics.get(name, (None, None))[0])
+        df[f"confirmed_{name}_sd"] = pick(lambda r: r.metrics.get(name, (None, None))[1])
+    df.attrs["confirmed"] = summary
 
 
 def ties(df: pd.DataFrame) -> pd.Series:

@@ -4,12 +4,14 @@ Plots are drawn with matplotlib (Agg) and embedded as PNG data URIs, sample grid
 opens offline, anywhere, with nothing fetched. Sections: the optimisation history with the best so far,
 parameter importances (Optuna's fANOVA on the quality score), the score against each architectural choice,
 the Pareto front of a multi-objective study (else score against generator MACs), pruned and failed trials
-with their reasons, and a gallery of the best trials' samples beside their layer tables.
+with their reasons, a gallery of the best trials' samples beside their layer tables, whether the short
+training predicts the long one (``gansearch confirm``), and, looking inside the generators
+(``_figures``): the best one's latent interpolations, the best trials' power spectra against the real
+data's, and checkerboard artifacts per upsampling block and kernel.
 """
 
 import base64
 import html
-import io
 import warnings
 from pathlib import Path
 
@@ -17,28 +19,24 @@ import optuna
 import pandas as pd
 
 from gansearch.config._load import load_config
+from gansearch.confirm._runner import load_confirmation
+from gansearch.errors import GansearchError
 from gansearch.plugins._registry import load_registry
-from gansearch.results._dataframe import frame
+from gansearch.results._dataframe import frame, load_generator
+from gansearch.results._figures import (
+    SPECTRUM_TRIALS, checkerboard_section, confirmation_section, figure_uri, img, latent_section, spectra_plot,
+)
 from gansearch.results._summaries import identity_summary, layer_rows
 from gansearch.search._objectives import score_of
 from gansearch.store._open import open_study
+from gansearch.study._prepare import prepare
 
 GALLERY = 6  # best trials shown with their samples
 FEW_TRIALS = 20  # below this many complete trials, importances carry a caveat
 CHOICES_MAX = 12  # score-against-choice panels
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _img(uri: str, alt: str, cls: str = "plot") -> str:
-    return f'<img class="{cls}" src="{uri}" alt="{html.escape(alt)}">'
+_png, _img = figure_uri, img
 
 
 def history_plot(df: pd.DataFrame) -> str:
@@ -234,6 +232,26 @@ document.body.dataset.rendered=ok+'/'+imgs.length;console.log('gansearch-report 
 imgs.length+' images');});"""
 
 
+def generator_sections(study_file, config, study, df) -> list[tuple[str, str]]:
+    """A noise-to-image study's best generators, looked into: the latent space, and the power spectra of
+    the best trials against the real data's."""
+    done = df[df["state"] == "complete"].sort_values("score")
+    if config.task != "generate" or done.empty:
+        return []
+    best = [int(n) for n in done["number"].head(SPECTRUM_TRIALS)]
+    try:
+        generators = [(n, load_generator(study_file, n)) for n in best]
+        real = prepare(study_file).data
+    except GansearchError as exc:  # the data or a plugin moved since the run: say so, draw the rest
+        note = f"<p>Could not load the generators or the data: {html.escape(str(exc))}</p>"
+        return [("Latent space", note), ("Power spectra", note)]
+    return [("Latent space", latent_section(generators[0][1], best[0])),
+            ("Power spectra", spectra_plot(real, generators)
+             + "<p class='meta'>Transposed convolutions leave peaks at the frequencies their strides produce "
+             "(checkerboard artifacts); a curve above the real one at high frequencies is noise or such "
+             "artifacts, below it blur.</p>")]
+
+
 def build_report(study_file) -> str:
     """The HTML of a study's report (see the module docstring)."""
     import matplotlib
@@ -241,7 +259,8 @@ def build_report(study_file) -> str:
     matplotlib.use("Agg")
     config = load_config(study_file)
     study = open_study(config, create=False)
-    df = frame(study, config.output_dir)
+    df = frame(study, config.output_dir, load_confirmation(config, study))
+    registry = load_registry(config.plugins, base_dir=config.base_dir)
     states = ", ".join(f"{n} {s}" for s, n in df["state"].value_counts().items())
     identity = identity_summary(df)
     reference = "" if identity is None else (
@@ -254,7 +273,12 @@ def build_report(study_file) -> str:
         ("Architectural choices", choices_plot(df)),
         ("Quality against cost", front_plot(df, config.objectives)),
         ("Pruned and failed trials", failures_table(df)),
-        ("Best trials", gallery(study, df, config.output_dir, load_registry(config.plugins, base_dir=config.base_dir))),
+        ("Best trials", gallery(study, df, config.output_dir, registry)),
+        ("Does the short training predict the long one?",
+         confirmation_section(df.attrs.get("confirmed"), config.output_dir)),
+        *generator_sections(study_file, config, study, df),
+        ("Checkerboard artifacts per upsampling block", checkerboard_section(study.get_trials(deepcopy=False),
+                                                                             registry)),
     ]
     body = "".join(f"<section><h2>{title}</h2>{content}</section>" for title, content in sections)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gansearch report: "

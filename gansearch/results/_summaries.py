@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from gansearch.config._load import load_config
+from gansearch.confirm._statistics import best_confirmed
 from gansearch.errors import GansearchError, StudyNotFound
 from gansearch.nets._builder import skip_plan
 from gansearch.nets._spec import ArchSpec
@@ -36,6 +37,7 @@ class Best:
     layers: list[dict] = field(default_factory=list)  # each layer, with its place in U-Net skips (layer_rows)
     pareto: list[dict] | None = None  # a multi-objective study's Pareto set: number, score and each cost
     identity: dict | None = None  # a translate study: what doing nothing scores, and the best over it
+    confirmed: dict | None = None  # its confirmation (gansearch confirm): mean, sd, se over seeds, rank, steps
     top: pd.DataFrame = field(default=None, repr=False)  # the best complete trials, the baseline added if beyond them
 
     def as_dict(self) -> dict:
@@ -112,12 +114,20 @@ def pareto_set(df: pd.DataFrame) -> list[dict] | None:
              "samples": _text(r.get("samples"))} for _, r in front.iterrows()]
 
 
-def best(study_file, top: int = 5, number: int | None = None) -> Best:
-    """The best trial of the study in ``study_file`` (or trial ``number``) with its ties, metrics,
-    architecture, costs, files, the baseline comparison and (multi-objective) the Pareto set; ``.top`` holds
-    the best ``top`` trials."""
+def best(study_file, top: int = 5, number: int | None = None, confirmed: bool = False) -> Best:
+    """The best trial of the study in ``study_file`` (or trial ``number``; with ``confirmed``, the best
+    confirmed mean, ties within noise going to the fewest generator MACs) with its ties, metrics,
+    architecture, costs, files, the baseline comparison, its confirmation and (multi-objective) the Pareto
+    set; ``.top`` holds the best ``top`` trials."""
     df = trials_dataframe(study_file)
     done = df[df["state"] == "complete"].sort_values("score")
+    summary = df.attrs.get("confirmed")
+    ties_confirmed = []
+    if confirmed and number is None:
+        if summary is None or summary.confirmed_best is None:
+            raise StudyNotFound(f"{study_file}: no confirmed trial yet; run `gansearch confirm {study_file}` first")
+        pick, others = best_confirmed(summary)
+        number, ties_confirmed = pick.number, [r.number for r in others]
     if number is None:
         if done.empty:
             raise GansearchError(f"{study_file}: no complete trial yet")
@@ -133,7 +143,17 @@ def best(study_file, top: int = 5, number: int | None = None) -> Best:
                 params=trial.params, arch=trial.user_attrs.get("arch"), train=trial.user_attrs.get("train"),
                 costs=costs, samples=_text(row.get("samples")), generator=_text(row.get("generator")),
                 layers=_layers(study_file, trial.user_attrs.get("arch")), pareto=pareto_set(df),
-                identity=identity_summary(df), top=top_trials(df, top))
+                identity=identity_summary(df), confirmed=_confirmed(summary, number, ties_confirmed),
+                top=top_trials(df, top))
+
+
+def _confirmed(summary, number: int, ties: list[int]) -> dict | None:
+    row = summary.row(number) if summary is not None else None
+    if row is None:
+        return None
+    return {"score": row.score, "sd": row.sd, "se": row.se, "seeds": row.seeds, "diverged": row.failed,
+            "rank": row.rank, "of": sum(r.rank is not None for r in summary.rows), "steps": summary.steps,
+            "metrics": row.metrics, "ties": ties}
 
 
 def _layers(study_file, arch: dict | None) -> list[dict]:

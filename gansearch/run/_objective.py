@@ -82,7 +82,7 @@ class TrialRun:
 
     def _setup(self) -> None:
         o, trial, record = self.o, self.trial, self.record
-        seed = trial_seed(o.p.config.seed, trial.number)
+        seed = trial.user_attrs.get("confirm_seed", trial_seed(o.p.config.seed, trial.number))  # a confirmation's own
         baseline = o.p.baseline if trial.user_attrs.get("baseline") else None
         self.baseline = baseline
         if baseline is not None and baseline.params is None:  # outside the search space: a fixed design

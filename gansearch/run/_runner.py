@@ -43,8 +43,34 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
     if warming is not None:
         warming.join()
         timeline.mark("cuda context (what preparing did not hide)")
+    return drive(prepared, path, Search(n_trials), workers, progress, entry_points, out, verbose, timeline)
+
+
+class Search:
+    """What ``gansearch run`` trains: trials the sampler proposes (the baseline first, in a new study) until
+    ``n_trials`` have finished. ``gansearch confirm`` trains another kind (``gansearch.confirm``): its plan
+    has the same three members."""
+
+    derive = None  # a picklable callable turning a worker's ``prepare``d study into what it trains, or None
+    queued = None  # None: any trial the sampler proposes; else the user attribute every queued trial carries
+
+    def __init__(self, n_trials: int | None = None):
+        self.n_trials = n_trials
+
+    def begin(self, study: optuna.Study, prepared: Prepared, scorer, created: bool) -> int:
+        """Once the run holds the study: get it ready, and say how many trials must be finished."""
+        record_identity(study, prepared, scorer)
+        enqueue_baseline(study, prepared, created)
+        return self.n_trials or prepared.config.n_trials
+
+
+def drive(prepared, path, plan, workers=None, progress=True, entry_points=None, out=None, verbose=False,
+          timeline=None) -> optuna.Study:
+    """Train ``plan``'s trials of the prepared study (``Search``, or a confirmation's): workers, progress,
+    resume; a full disk, however deep it surfaced, is one line."""
     try:
-        return _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose, timeline)
+        return _run(prepared, path, plan, workers, progress, entry_points, out or sys.stderr, verbose,
+                    timeline or Untimed())
     except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
         cause = disk_full_cause(exc)
         if cause is None:
@@ -52,9 +78,8 @@ def run_study(path, n_trials: int | None = None, workers: int | str | None = Non
         raise GansearchError(f"{prepared.config.file}: the run stopped: {disk_full_message(cause)}") from None
 
 
-def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose, timeline):
+def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, timeline):
     cfg = prepared.config
-    target = n_trials or cfg.n_trials
     slots = plan_workers(resolve_devices(cfg.devices), workers or cfg.workers, cfg.trials_per_worker)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     if cfg.storage is None and journal.run_holds(cfg.output_dir / "run.lock"):
@@ -68,8 +93,7 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
     timeline.mark("score: extractors and real features",
                   extractors_s={k: round(v, 3) for k, v in scorer.build_seconds.items()})
     with sigterm_as_interrupt(), opened_for_run(cfg) as (study, created):
-        record_identity(study, prepared, scorer)
-        enqueue_baseline(study, prepared, created)
+        target = plan.begin(study, prepared, scorer, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         timeline.mark("open study: lock, repair, resume")
         if finished >= target:
@@ -84,11 +108,11 @@ def _run(prepared, path, n_trials, workers, progress, entry_points, out, verbose
             if len(slots) == 1:  # in this process: leave its torch thread count as it was
                 threads = torch.get_num_threads()
                 try:
-                    stopped = _work(prepared, slots[0], 0, target, cfg.timeout, bar)
+                    stopped = _work(prepared, slots[0], 0, target, cfg.timeout, bar, plan.queued)
                 finally:
                     torch.set_num_threads(threads)
             else:
-                stopped = supervise(path, entry_points, cfg, slots, target, bar, verbose)
+                stopped = supervise(path, entry_points, cfg, slots, target, bar, verbose, plan.derive, plan.queued)
         finally:
             bar.close()
             timeline.mark("trials", workers=len(slots), trials_per_worker=slots[0].trials)

@@ -30,6 +30,7 @@ INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped 
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
 PR_SET_PDEATHSIG = 1
+KEPT_ON_RERUN = ("baseline", "confirm_of", "replicate", "confirm_seed")  # what a queued trial is, kept when requeued
 
 
 _PARENT = None  # in a worker: the pid of its run
@@ -65,7 +66,7 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="gansearch-parent-watch").start()
 
 
-def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue, parent):
+def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queue, parent, derive=None, queued=None):
     """Entry point of a worker process (spawned: safe with CUDA and with torch's thread pools)."""
     global _PARENT
     _PARENT = parent
@@ -78,7 +79,10 @@ def _worker_main(path, entry_points, slot, index, target, timeout, verbose, queu
 
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.ERROR)
     try:
-        queue.put((index, _work(prepare(path, entry_points=entry_points), slot, index, target, timeout)))
+        prepared = prepare(path, entry_points=entry_points)
+        if derive is not None:  # what this run trains (a confirmation's trials, say) from the study file's
+            prepared = derive(prepared)
+        queue.put((index, _work(prepared, slot, index, target, timeout, queued=queued)))
     except KeyboardInterrupt:
         queue.put((index, INTERRUPTED))
     except BaseException as exc:  # noqa: BLE001 - reported by the supervisor, one line
@@ -94,9 +98,10 @@ def describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | None:
+def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None, queued=None) -> str | None:
     """Start one process per worker slot, show progress from the storage, replace killed workers, and
-    wait for them. Returns None, or why the run stopped early."""
+    wait for them. Returns None, or why the run stopped early. ``derive`` and ``queued``: see
+    ``gansearch.run.Search``."""
     from gansearch.store._open import fail_trial, open_study
 
     ctx = mp.get_context("spawn")
@@ -104,7 +109,7 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
 
     def start(i):
         proc = ctx.Process(target=_worker_main, args=(str(path), entry_points, slots[i], i, target, cfg.timeout,
-                                                      verbose, queue, os.getpid()), daemon=False)
+                                                      verbose, queue, os.getpid(), derive, queued), daemon=False)
         proc.start()
         return proc
 
@@ -128,7 +133,7 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose) -> str | Non
                 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                     if t.user_attrs.get("worker", "").startswith(f"{tag}{proc.pid}@"):
                         fail_trial(study, t, f"its worker was {why} mid-trial; the trial is queued again")
-                        keep = {k: t.user_attrs[k] for k in ("baseline",) if k in t.user_attrs}
+                        keep = {k: t.user_attrs[k] for k in KEPT_ON_RERUN if k in t.user_attrs}
                         study.enqueue_trial(t.params, user_attrs={**keep, "rerun_of": t.number})
                         seen_failed.add(t.number)
                         bar.write(f"trial {t.number} failed: worker {i} was {why}; the trial is queued again")

@@ -14,7 +14,7 @@ from gansearch.run._objective import Objective, fail_stale_trials
 from gansearch.run._progress import FINISHED
 from gansearch.run._signals import deferring_interrupts, raise_pending
 from gansearch.store._artifacts import disk_full_cause
-from gansearch.store._open import open_study
+from gansearch.store._open import fail_trial, open_study
 from gansearch.study._prepare import Prepared
 from gansearch.train._devices import WorkerSlot
 from gansearch.train._interleave import interleave, lanes_for
@@ -28,11 +28,13 @@ def disk_full_message(exc) -> str:
             "again to resume")
 
 
-def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None) -> str | None:
+def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout, bar=None,
+          queued: str | None = None) -> str | None:
     """One worker: keep a trial going in each of its ``slot.trials`` lanes (``gansearch.interleave``) while
-    fewer than ``target`` are finished or running (anyone's). Returns None when done, or why it stopped
-    early: ``MAX_CONSECUTIVE_FAILURES`` failures in a row, or a full disk (no new trial starts: finished
-    trials are kept, nothing more can be saved)."""
+    fewer than ``target`` are finished or running (anyone's); with ``queued`` (a user attribute), only
+    trials queued in the study, each carrying it. Returns None when done, or why it stopped early:
+    ``MAX_CONSECUTIVE_FAILURES`` failures in a row, or a full disk (no new trial starts: finished trials
+    are kept, nothing more can be saved)."""
     cfg = prepared.config
     torch.set_num_threads(slot.threads)
     if slot.device != "cpu":
@@ -64,9 +66,14 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
                 or (deadline is not None and time.monotonic() >= deadline) or claimed() >= target):
             return None
         fail_stale_trials(study)
+        if queued is not None and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None
         with warnings.catch_warnings():  # heartbeats are recorded here as Study.optimize would (TrialRun)
             warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
             trial = study.ask()  # an interrupt held meanwhile is raised in its first advance, and recorded
+        if queued is not None and queued not in trial.user_attrs:  # another worker took the last queued one
+            fail_trial(study, trial, "nothing left in the queue (another worker took the last queued trial)")
+            return None
         tag = worker + (f"/lane-{lane.index}" if len(lanes) > 1 else "")
         return objective.start(study, trial, lane, tag, closed)
 
