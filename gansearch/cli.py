@@ -47,7 +47,7 @@ def cli(debug):
     """Search generator/discriminator architectures for your images with Optuna."""
 
 
-study_file = click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+study_file = click.argument("study", type=click.Path(path_type=Path))  # load_config says what is wrong with a path
 
 
 @cli.command()
@@ -419,7 +419,7 @@ def evaluate(study, folder, device, as_json):
 
 
 @cli.command()
-@click.argument("study", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("study", required=False, type=click.Path(path_type=Path))
 @edge
 def plugins(study):
     """Every block, dataset, extractor, metric and augmentation, with the plugin (and version) providing it.

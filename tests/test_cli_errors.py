@@ -171,3 +171,38 @@ def test_skipped_images_are_one_warning_line(tmp_path, monkeypatch, write_study)
         f"(first: {images / 'bad0.png'}: cannot identify image file); set data.on_error: fail to stop instead")
     assert lines[1].startswith(f"Warning: {path}: the dataset has 4 images, fewer than score.samples (1024)")
     assert lines[2:] == [f"Error: {path}: --images: {tmp_path / 'none'} does not exist"]
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_a_study_path_that_is_no_file_is_one_line_and_never_blocks(tmp_path, monkeypatch, kind):
+    """/dev/zero would be read until memory runs out and a FIFO would block for ever: both are refused
+    before they are opened, like a folder, in the same one-line form."""
+    import os
+    import threading
+
+    if kind == "device":
+        path, expected = "/dev/zero", "is a device, not a study file"
+    elif kind == "fifo":
+        path, expected = str(tmp_path / "study.yaml"), "is a FIFO (named pipe), not a study file"
+        os.mkfifo(path)
+    else:
+        path, expected = str(tmp_path / "studies"), "is a folder, not a study file"
+        os.mkdir(path)
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(result=invoke(tmp_path, monkeypatch, "run", path)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert "result" in done, f"reading {path} did not return"
+    assert_one_error_line(done["result"], f"{path}: {expected}")
+    assert_nothing_created(tmp_path)
+
+
+def test_a_study_file_is_read_only_up_to_its_limit_whatever_its_size_says(tmp_path, monkeypatch):
+    from gansearch.config import _load
+
+    path = tmp_path / "study.yaml"
+    path.write_text("name: t\n" + "# padding\n" * 100)
+    monkeypatch.setattr(_load, "MAX_FILE_BYTES", 64)
+    result = invoke(tmp_path, monkeypatch, "run", str(path))
+    assert_one_error_line(result, f"{path}: the file has more than 64 bytes; a study file may have at most 64")

@@ -22,7 +22,7 @@ from gansearch.run import _objective as objective
 from gansearch.run import run_study
 from gansearch.store import _artifacts as artifacts
 from gansearch.store import _journal as journal
-from gansearch.store import open_study
+from gansearch.store import open_study, storage_exists
 
 pytestmark = pytest.mark.slow  # subprocess runs killed, interrupted, starved of disk
 
@@ -292,8 +292,8 @@ def start_run(path: Path, *extra) -> subprocess.Popen:
 
 
 def running_trials(path: Path) -> int:
-    log = path.parent / "runs" / "tiny" / "journal.log"
-    if not log.exists():
+    config = load_config(path)
+    if not storage_exists(config):
         return 0
     try:
         study = open_study(load_config(path), create=False)
@@ -399,3 +399,69 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temporary(tm
     with pytest.raises(OSError, match="No space left"):
         journal.write_atomically(target, b"new weights, half written")
     assert target.read_bytes() == b"the old weights" and [p.name for p in tmp_path.iterdir()] == ["generator.pt"]
+
+
+# -- folders that cannot be written, or vanish -------------------------------------------------------------
+
+def read_only_runner(folder: Path):
+    """A function running a gansearch command with ``folder`` read-only to it: a read-only bind mount in a
+    mount namespace of its own (root, as in CI), else the folder's write bits removed (another user)."""
+    probe = ["unshare", "-m", "sh", "-c", f"mount --bind '{folder}' '{folder}' && "
+             f"mount -o remount,bind,ro '{folder}' '{folder}' && ! touch '{folder}/.probe' 2>/dev/null"]
+    if shutil.which("unshare") and subprocess.run(probe, capture_output=True).returncode == 0:
+        def run(*args):
+            inner = " ".join(f"'{a}'" for a in [*CMD, *args])
+            return subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind '{folder}' '{folder}' && mount -o "
+                                   f"remount,bind,ro '{folder}' '{folder}' && exec {inner}"],
+                                  env=ENV, capture_output=True, text=True, timeout=600)
+        return run
+    if os.geteuid() != 0:
+        for p in [folder, *folder.rglob("*")]:
+            p.chmod(p.stat().st_mode & ~0o222)
+        return lambda *args: subprocess.run([*CMD, *args], env=ENV, capture_output=True, text=True, timeout=600)
+    pytest.skip("no way to make a folder read-only to root here (unshare -m is not allowed)")
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_a_read_only_study_folder_is_read_without_writing_to_it(finished_study, tmp_path):
+    folder = finished_study.parent
+    before = snapshot(folder)
+    run = read_only_runner(folder)
+    report = tmp_path / "elsewhere" / "report.html"
+    for args in (["trials", str(finished_study)], ["best", str(finished_study)],
+                 ["report", str(finished_study), "-o", str(report)]):
+        result = run(*args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr[-2000:])
+    assert "complete" in run("trials", str(finished_study)).stdout
+    assert report.stat().st_size > 10_000
+    assert snapshot(folder) == before
+
+
+def test_exporting_a_trial_whose_folder_was_deleted_is_one_line_naming_the_file(finished_study, tmp_path):
+    shutil.rmtree(finished_study.parent / "runs" / "tiny" / "trials" / "00000")
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["export", str(finished_study), "--trial", "0", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output
+    assert "trial 0's weights are missing" in lines[0] and "trials/00000/generator.pt" in lines[0]
+    assert not out.exists()
+
+
+def test_a_sqlite_rerun_after_sigkill_fails_the_dead_trial_at_once_and_reaches_n_trials(tiny_study, tmp_path):
+    path = tiny_study(n_trials=2, steps=4000)
+    path.write_text(path.read_text() + f"storage: sqlite:///{tmp_path / 'study.db'}\n")
+    proc = start_run(path)
+    assert wait_for(lambda: running_trials(path) >= 1, 120), "no trial started"
+    os.killpg(proc.pid, signal.SIGKILL)  # no chance to record anything: the trial stays RUNNING
+    proc.wait(timeout=30)
+    assert running_trials(path) == 1
+    rerun = subprocess.run([*CMD, "run", "--no-progress", str(path)], env=ENV, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() == 2 and (df["state"] == "running").sum() == 0, df[["state"]]
+    assert list(df.loc[df["state"] == "fail", "failure"]) == ["interrupted: the run was killed mid-trial"]

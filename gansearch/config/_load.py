@@ -8,6 +8,7 @@ import contextvars
 import dataclasses
 import math
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -195,16 +196,31 @@ MAX_FILE_BYTES = 256 * 1024  # a study file is a page of settings, not data
 MAX_NODES = 20_000  # values in the file once YAML aliases are expanded (an "alias bomb" has billions)
 
 
+def _read_limited(path: Path, file: str) -> str:
+    """A study file's text: a regular file (a folder, a FIFO or a device such as /dev/zero is refused at
+    once: reading one could block or never end), and at most ``MAX_FILE_BYTES`` read, whatever its size
+    claims."""
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise StudyConfigError("is a folder, not a study file", file=file)
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise StudyConfigError(f"is {kind}, not a study file; give the path of a .yaml file", file=file)
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise StudyConfigError(f"the file has more than {MAX_FILE_BYTES:,} bytes; a study file may have at most "
+                               f"{MAX_FILE_BYTES:,}", file=file)
+    return data.decode("utf-8")
+
+
 def load_config(path, problems: Problems | None = None) -> StudyConfig:
     """Read and check a study file (``problems``: see ``config_from_dict``)."""
     path = Path(path)
     file = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise StudyConfigError(f"the file is {size:,} bytes; a study file may have at most {MAX_FILE_BYTES:,}",
-                                   file=file)
-        text = path.read_text(encoding="utf-8")
+        text = _read_limited(path, file)
     except FileNotFoundError:
         raise StudyConfigError("no such study file", file=file) from None
     except IsADirectoryError:

@@ -168,6 +168,18 @@ def load_generator(study_file, number: int | None = None, device="cpu") -> Gener
     registry = load_registry(config.plugins, base_dir=config.base_dir)
     arch = ArchSpec.from_dict(trial.user_attrs["arch"])
     g = (Translator if arch.task == "translate" else Generator)(arch, registry)
-    state = torch.load(config.output_dir / trial.user_attrs["generator"], map_location=device)
-    g.load_state_dict(state)
+    weights = config.output_dir / trial.user_attrs["generator"]
+    try:
+        state = torch.load(weights, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise StudyNotFound(f"{study_file}: trial {trial.number}'s weights are missing: {weights} (was its folder "
+                            "deleted or moved?)") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:  # torn, truncated or not a state dict
+        raise GansearchError(f"{study_file}: trial {trial.number}'s weights cannot be read: {weights}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    try:
+        g.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise GansearchError(f"{study_file}: trial {trial.number}'s weights do not fit its architecture: {weights}: "
+                             f"{str(exc).splitlines()[0]}") from None
     return g.to(device).eval()

@@ -194,7 +194,11 @@ def run_holds(lock: Path, patience: float = 2.0) -> bool:
     if fcntl is None or not lock.exists():
         return False
     deadline = time.monotonic() + patience
-    with open(lock) as f:
+    try:
+        f = open(lock)
+    except OSError:  # unreadable: no run of ours could have taken it
+        return False
+    with f:
         while True:
             try:
                 fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -214,7 +218,12 @@ def hold(lock: Path):
     if fcntl is None or not lock.parent.is_dir():  # no locks here, or no output folder yet: nothing to repair
         yield False
         return
-    with open(lock, "a") as f:
+    try:
+        f = open(lock, "a")
+    except OSError:  # a read-only folder (or one we may not write): read the journal as it is, write nothing
+        yield False
+        return
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -27,7 +27,7 @@ from gansearch.store import _journal as journal
 from gansearch.store._artifacts import set_aside_old_trials
 from gansearch.store._fingerprint import check_unchanged
 from gansearch.store._recovery import finish_recorded_trials, recover_storage
-from gansearch.store._storage import make_storage, storage_exists
+from gansearch.store._storage import make_storage, sqlite_path, storage_exists
 
 
 def open_study(study: StudyConfig | str | Path, *, create: bool = False, worker: int = 0, report_created: bool = False,
@@ -92,7 +92,7 @@ def opened_for_run(config: StudyConfig):
     """A run's storage, held for the run: the lock taken, the journal repaired, the study created or resumed
     (fingerprint checked), an earlier study's files moved aside, the trials a killed run left RUNNING
     finished or failed. Yields (study, whether this run created it)."""
-    with run_lock(config):
+    with run_lock(config) as alone:
         recover_storage(config)
         study, created = open_study(config, create=True, report_created=True)
         if created:
@@ -100,32 +100,63 @@ def opened_for_run(config: StudyConfig):
             if moved is not None:
                 warnings.warn(f"{config.output_dir}: a new study began where trials of an earlier one are; they "
                               f"were moved to {moved.name}/, never written over", GansearchWarning, stacklevel=3)
-        fail_interrupted_trials(study, config)
+        if alone:
+            fail_interrupted_trials(study, config)
+        if isinstance(alone, _Downgrade):
+            alone.share()
         yield study, created
 
 
 @contextlib.contextmanager
 def run_lock(cfg):
-    """One ``gansearch run`` per study and machine for the default journal storage, so trials left
-    RUNNING by a killed run can safely be marked failed."""
-    if cfg.storage is not None:  # RDB storages use heartbeats instead
-        yield
+    """The study's ``run.lock``; yields whether this run is the only one alive on the study, so that trials
+    left RUNNING were left by a killed run and can be finished or failed at once.
+
+    - The default journal: one ``gansearch run`` per study and machine (a second one is refused).
+    - SQLite (a database file on this machine): several runs may share the study; the first to find no
+      other run alive takes the lock exclusively, handles the trials left RUNNING, then shares it.
+    - Other databases (PostgreSQL on several machines): no lock; heartbeats fail the trials of dead runs.
+    """
+    shared = cfg.storage is not None
+    if shared and sqlite_path(cfg.storage) is None:
+        yield False
         return
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     with open(cfg.output_dir / "run.lock", "a") as lock:
         deadline = time.monotonic() + 2.0  # a reader may hold it a moment to repair the journal
+        alone = True
         while True:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise _already_running(cfg) from None
+                    if not shared:
+                        raise _already_running(cfg) from None
+                    alone = False
+                    fcntl.flock(lock, fcntl.LOCK_SH)  # another run is alive: share the study with it
+                    break
                 time.sleep(0.1)
         try:
-            yield
+            if not (shared and alone):
+                yield alone
+            else:  # handle the stale trials alone, then let other runs join
+                yield _Downgrade(lock)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class _Downgrade:
+    """True (this run is alone); turning it into a shared lock once the stale trials are handled."""
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def __bool__(self):
+        return True
+
+    def share(self):
+        fcntl.flock(self.lock, fcntl.LOCK_SH)
 
 
 def _already_running(cfg) -> GansearchError:
@@ -134,10 +165,9 @@ def _already_running(cfg) -> GansearchError:
 
 
 def fail_interrupted_trials(study, cfg):
-    """Trials still RUNNING from a run that was killed: finished after all if their ``trial.json`` says so
-    (the journal's last record was lost), else failed, with the reason."""
-    if cfg.storage is not None:
-        return
+    """Trials still RUNNING from a run that was killed (only called by a run that knows it is alone on the
+    study): finished after all if their ``trial.json`` says so (the storage lost its last record), else
+    failed, with the reason."""
     for t in finish_recorded_trials(study, cfg):
         fail_trial(study, t, "interrupted: the run was killed mid-trial")
 
