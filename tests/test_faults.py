@@ -133,9 +133,9 @@ def test_a_torn_record_that_created_a_trial_cuts_the_journal_and_the_trial_comes
     with pytest.warns(gansearch.GansearchWarning) as seen:
         df = gansearch.trials_dataframe(path)
     messages = " ".join(str(w.message) for w in seen)
-    assert "may have created a trial were dropped" in messages and "added back as 1 new trial(s)" in messages
+    assert "may have created a trial were dropped" in messages and "trial(s) 1 were cut from the journal" in messages
     assert list(df["state"]) == ["complete", "complete"]
-    assert df.loc[1, "restored_from"].startswith("trials-adopted-")
+    assert df.loc[1, "restored_from"] == "trials/00001"  # under its own number, its files where they were
     assert list(df["lr_g"]) == list(before["lr_g"]) and df["g.strides"].notna().all()
     gansearch.load_generator(path, 1)
     run_study(path, n_trials=3, progress=False)  # new trial 2 writes trials/00002, over nothing
@@ -152,13 +152,52 @@ def test_a_trial_whose_parameters_were_cut_comes_back_whole_from_its_record(copy
     log.write_bytes(b"".join(lines))
     with pytest.warns(gansearch.GansearchWarning):
         df = gansearch.trials_dataframe(path)
-    complete = df[df["state"] == "complete"].sort_values("score")
-    assert sorted(complete["score"]) == sorted(before["score"])  # nothing finished was lost
-    restored = complete[complete["score"] == before.loc[0, "score"]].iloc[0]
-    assert restored["lr_g"] == before.loc[0, "lr_g"] and restored["datetime_start"] == before.loc[0, "datetime_start"]
+    assert list(df["state"]) == ["complete", "complete"]  # nothing finished was lost, and no number moved
+    assert list(df["score"]) == list(before["score"]) and list(df["lr_g"]) == list(before["lr_g"])
+    assert df.loc[0, "datetime_start"] == before.loc[0, "datetime_start"]
     # its record is written just before Optuna's final record: the duration is a moment shorter, no more
-    assert restored["duration_s"] == pytest.approx(before.loc[0, "duration_s"], abs=0.5)
-    assert "restored whole from its trial.json" in df.loc[0, "failure"]
+    assert df.loc[0, "duration_s"] == pytest.approx(before.loc[0, "duration_s"], abs=0.5)
+
+
+def flip_score_digit(log: Path, number: int) -> tuple[float, float]:
+    """Change one digit of trial ``number``'s score in the journal, the record still valid JSON."""
+    import json
+
+    lines = log.read_bytes().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if record["op_code"] == 6 and record.get("trial_id") == number and record.get("values"):
+            old = record["values"][0]
+            record["values"][0] = old + 0.1
+            lines[i] = json.dumps(record).encode() + b"\n"
+            log.write_bytes(b"".join(lines))
+            return old, old + 0.1
+    raise AssertionError("no final record of that trial")
+
+
+@pytest.mark.parametrize("command", ["trials", "best"])
+def test_a_flipped_score_in_the_journal_is_said_and_the_trials_record_trusted(copy_of, command):
+    path, log = copy_of
+    before = gansearch.trials_dataframe(path)
+    right, wrong = flip_score_digit(log, 0)
+    result = subprocess.run([*CMD, command, str(path)], env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if "disagreed with the trials' own records" in line]
+    assert len(warning) == 1 and f"trial 0: score {wrong} in the journal, {right} in trial.json" in warning[0]
+    assert f"{wrong:.4g}" not in result.stdout
+    with warnings_as_errors():  # said once: the journal now agrees with the records
+        after = gansearch.trials_dataframe(path)
+    assert list(after["score"]) == list(before["score"]) and list(after["number"]) == list(before["number"])
+    assert len(list(log.parent.glob("journal.log.mismatch-*"))) == 1
+
+
+@contextlib.contextmanager
+def warnings_as_errors():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gansearch.GansearchWarning)
+        yield
 
 
 def test_a_torn_final_record_is_finished_from_the_trial_record_by_any_command(copy_of):

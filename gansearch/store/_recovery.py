@@ -7,25 +7,30 @@ holds the study's lock, so any command may do this, not only a run:
 - an emptied or deleted journal is rebuilt from the trials' ``trial.json`` records, trial numbers and
   files kept, all at once (a temporary journal renamed into place); records of an earlier study (another
   search space, data or score) are moved to ``trials-before-<time>/`` instead;
-- trial records numbered beyond the journal's trials (a repair had to cut records after a torn one that
-  may have created a trial) move to ``trials-adopted-<time>/`` and come back as new trials;
+- the journal is cross-checked against each finished trial's ``trial.json`` (written atomically, once):
+  a trial whose score, state, parameters or attributes disagree (a flipped bit that is still valid JSON),
+  a trial whose parameters a repair cut, and records numbered beyond the journal's trials (a repair cut
+  records after a torn one that created a trial) are taken from their records. The journal is then
+  rewritten with every trial under its own number (the original set aside whole), so numbers never shift;
 - a trial left RUNNING whose ``trial.json`` says it had finished (its last journal record was lost) is
   finished as recorded. A run then fails the other RUNNING trials: nothing is running them.
 
 Each repair is one ``GansearchWarning`` line.
 """
 
+import json
 import os
 import time
 import warnings
 
 import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from gansearch.errors import GansearchWarning
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import frozen_trial, read_record, restore_trials, set_aside_old_trials, trial_dir
-from gansearch.store._storage import make_storage
 
 
 def recover_storage(cfg, stacklevel: int = 3) -> None:
@@ -39,9 +44,7 @@ def recover_storage(cfg, stacklevel: int = 3) -> None:
         if has_trial_records(cfg):
             rebuild(cfg, stacklevel)
         return
-    orphans = [p for p in _records(cfg) if p[1]["number"] >= journal.trial_count(cfg.journal_path)]
-    if orphans:
-        adopt(cfg, orphans, stacklevel)
+    reconcile(cfg, stacklevel)
 
 
 def has_trial_records(cfg) -> bool:
@@ -81,9 +84,6 @@ def rebuild(cfg, stacklevel: int) -> None:
 
 
 def _new_study(cfg, path) -> optuna.Study:
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
     from gansearch.search._objectives import directions
     from gansearch.store._fingerprint import check_unchanged
 
@@ -98,31 +98,112 @@ def _new_study(cfg, path) -> optuna.Study:
     return study
 
 
-def adopt(cfg, orphans, stacklevel: int) -> None:
-    """Trial records numbered beyond the journal's trials (cut by a repair): moved aside, so new trials
-    never write over them, and added back as new trials pointing at the moved files."""
-    folder = cfg.output_dir / f"trials-adopted-{time.strftime('%Y%m%d-%H%M%S')}"
-    folder.mkdir()
-    study = optuna.load_study(study_name=cfg.name, storage=make_storage(cfg))
-    added = 0
-    for path, record in orphans:
-        target = folder / path.name
-        path.rename(target)
-        try:
-            study.add_trial(frozen_trial(target, record, cfg.output_dir))
-            added += 1
-        except (AttributeError, ValueError, KeyError, TypeError):  # a damaged record: its files stay moved
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def disagreement(t: optuna.trial.FrozenTrial, record: dict) -> str | None:
+    """How a finished trial in the journal differs from its ``trial.json`` (what the record holds, the
+    journal may not contradict: Optuna forbids changing a finished trial), or None."""
+    if record.get("state") not in ("COMPLETE", "PRUNED"):
+        return None
+    if t.state.name != record["state"]:
+        return f"state {t.state.name.lower()} in the journal, {record['state'].lower()} in trial.json"
+    if t.state == TrialState.COMPLETE:
+        mine = t.values if isinstance(record.get("value"), list) else t.value
+        if _canonical(mine) != _canonical(record.get("value")):
+            return f"score {mine} in the journal, {record.get('value')} in trial.json"
+    if _canonical(t.params) != _canonical(record.get("params")):
+        return "its parameters differ"
+    steps = {str(k): v for k, v in t.intermediate_values.items()}
+    if _canonical(steps) != _canonical(record.get("intermediate_values", {})):
+        return "its reported scores differ"
+    attrs = record.get("user_attrs", {})
+    for key in sorted(set(attrs) & set(t.user_attrs) - {"samples", "generator", "restored_from"}):
+        if _canonical(t.user_attrs[key]) != _canonical(attrs[key]):
+            return f"attribute {key!r} differs"
+    return None
+
+
+def reconcile(cfg, stacklevel: int) -> None:
+    """Cross-check the journal against the trials' records (see the module docstring); when any trial must
+    come from its record, rewrite the journal with every trial under its own number."""
+    records = {r["number"]: (folder, r) for folder, r in _records(cfg)}
+    if not records:
+        return
+    study = optuna.load_study(study_name=cfg.name, storage=JournalStorage(JournalFileBackend(str(cfg.journal_path))))
+    trials = study.get_trials(deepcopy=False)
+    taken, said = {}, []  # number -> the record that replaces the journal's trial; what to say
+    for t in trials:
+        if t.number not in records:
             continue
-    warnings.warn(f"{cfg.journal_path}: {len(orphans)} trial record(s) beyond the journal's trials (cut by a repair) "
-                  f"were added back as {added} new trial(s); their files are in {folder.name}/",
-                  GansearchWarning, stacklevel=stacklevel + 1)
+        folder, record = records[t.number]
+        if t.state in FINISHED:
+            why = disagreement(t, record)
+            if why is not None:
+                taken[t.number] = records[t.number]
+                said.append(f"trial {t.number}: {why}")
+        elif t.state == TrialState.RUNNING and record.get("state") in ("COMPLETE", "PRUNED") \
+                and dict(t.params) != record.get("params"):  # a repair cut its parameters
+            taken[t.number] = records[t.number]
+            said.append(f"trial {t.number}: its journal records were cut by a repair")
+    beyond = sorted(n for n in records if n >= len(trials))  # their creation was cut by a repair
+    for n in beyond:
+        taken[n] = records[n]
+    if beyond:
+        said.append(f"trial(s) {', '.join(map(str, beyond))} were cut from the journal by a repair")
+    if not taken:
+        return
+    frozen = {}
+    for n, (folder, record) in taken.items():
+        try:
+            frozen[n] = frozen_trial(folder, record, cfg.output_dir)
+        except (AttributeError, ValueError, KeyError, TypeError):  # a damaged record: the journal's trial stays
+            continue
+    if not frozen:
+        return
+    backup = cfg.journal_path.with_name(f"{cfg.journal_path.name}.mismatch-{time.strftime('%Y%m%d-%H%M%S')}")
+    tmp = cfg.journal_path.with_name(f".{cfg.journal_path.name}.reconcile")
+    tmp.unlink(missing_ok=True)
+    new = _copy_of_study(study, tmp)
+    for n in range(max(len(trials), max(frozen) + 1)):
+        if n in frozen:
+            new.add_trial(frozen[n])
+        elif n < len(trials):
+            new.add_trial(trials[n])
+        else:
+            new.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={
+                "failure": "restored: no readable trial.json for this trial number"}))
+    journal.write_atomically(backup, cfg.journal_path.read_bytes())
+    os.replace(tmp, cfg.journal_path)
+    warnings.warn(f"{cfg.journal_path}: the journal disagreed with the trials' own records ({'; '.join(said)}); "
+                  f"trusted trial.json (written atomically) and rewrote the journal, trial numbers kept; the "
+                  f"original is in {backup.name}", GansearchWarning, stacklevel=stacklevel + 1)
+
+
+def _copy_of_study(study: optuna.Study, path) -> optuna.Study:
+    """An empty study in a new journal at ``path`` with ``study``'s name, directions and attributes."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        storage = JournalStorage(JournalFileBackend(str(path)))
+        new = optuna.create_study(storage=storage, study_name=study.study_name, directions=study.directions)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    for key, value in study.user_attrs.items():
+        new.set_user_attr(key, value)
+    for key, value in study._storage.get_study_system_attrs(study._study_id).items():
+        storage.set_study_system_attr(new._study_id, key, value)
+    return new
 
 
 def finish_recorded_trials(study: optuna.Study, cfg) -> list:
-    """RUNNING trials whose ``trial.json`` says they completed or were pruned: finished as recorded when the
-    journal lost only their last records; when it lost more (their parameters, after a repair cut it), failed
-    and restored whole from the record as a new trial. Returns the trials left RUNNING."""
-    left, finished, restored = [], 0, []
+    """RUNNING trials whose ``trial.json`` says they completed or were pruned: finished as recorded (the
+    journal lost only their last records). Returns the trials left RUNNING."""
+    left, finished = [], 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         folder = trial_dir(cfg.output_dir, t.number)
         record = read_record(folder)
@@ -130,13 +211,8 @@ def finish_recorded_trials(study: optuna.Study, cfg) -> list:
             left.append(t)
             continue
         trial = optuna.Trial(study, t._trial_id)
-        if dict(t.params) != record.get("params"):
-            number = len(study.get_trials(deepcopy=False))
-            study.add_trial(frozen_trial(folder, record, cfg.output_dir))
-            trial.set_user_attr("failure", f"its journal records were cut by a repair; restored whole from its "
-                                           f"trial.json as trial {number}")
-            study.tell(t.number, state=TrialState.FAIL)
-            restored.append(f"{t.number} as {number}")
+        if dict(t.params) != record.get("params"):  # its parameters were cut (reconcile takes it from the record)
+            left.append(t)
             continue
         for key, value in record.get("user_attrs", {}).items():
             if key not in t.user_attrs:
@@ -146,8 +222,7 @@ def finish_recorded_trials(study: optuna.Study, cfg) -> list:
         else:
             study.tell(t.number, state=TrialState.PRUNED)
         finished += 1
-    if finished or restored:
-        again = f"; restored whole from trial.json: trial {', '.join(restored)}" if restored else ""
+    if finished:
         warnings.warn(f"{cfg.journal_path}: {finished} trial(s) whose last journal records were lost finished as "
-                      f"their trial.json records say{again}", GansearchWarning, stacklevel=3)
+                      "their trial.json records say", GansearchWarning, stacklevel=3)
     return left
