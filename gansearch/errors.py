@@ -67,6 +67,10 @@ class StudyNotFound(GansearchError):
     """The study named by a study file has no storage yet (run it first)."""
 
 
+class OutputFolderLost(StudyNotFound):
+    """The study's output folder (its journal, its trials' files) vanished while a run wrote to it."""
+
+
 class GansearchWarning(UserWarning):
     """Something a user should know that does not stop the work (skipped images, a broken installed
     plugin, ...). The command line prints each as one ``Warning: ...`` line; library users get an ordinary

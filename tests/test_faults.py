@@ -504,3 +504,19 @@ def test_a_sqlite_rerun_after_sigkill_fails_the_dead_trial_at_once_and_reaches_n
     df = gansearch.trials_dataframe(path)
     assert (df["state"] == "complete").sum() == 2 and (df["state"] == "running").sum() == 0, df[["state"]]
     assert list(df.loc[df["state"] == "fail", "failure"]) == ["interrupted: the run was killed mid-trial"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_output_folder_deleted_mid_run_stops_it_with_one_line(tiny_study, workers):
+    path = tiny_study(n_trials=6, workers=workers, steps=3000)
+    proc = start_run(path)
+    assert wait_for(lambda: running_trials(path) >= workers, 120), "no trial started"
+    gone = path.parent / "gone"
+    (path.parent / "runs" / "tiny").rename(gone)  # at once, as `rm -rf` is from the run's view
+    shutil.rmtree(gone, ignore_errors=True)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 2, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    assert lines[0].startswith(f"Error: {path}: the run stopped: ") and "was deleted while the run wrote to it" in lines[0]
+    assert not (path.parent / "runs" / "tiny" / "trials").exists()  # no stray trial folder made again

@@ -20,6 +20,7 @@ from gansearch.search._objectives import values as objective_values
 from gansearch.search._samplers import trial_seed
 from gansearch.store._artifacts import disk_full_cause, save_trial, trial_dir, trial_record
 from gansearch.store._fingerprint import fingerprint
+from gansearch.store._open import output_lost
 from gansearch.store._record import TrialRecord
 from gansearch.study._prepare import Prepared
 from gansearch.train._interleave import Lane
@@ -200,6 +201,8 @@ class TrialRun:
         names = {"samples": str((folder / "samples.png").relative_to(root)),
                  "generator": str((folder / "generator.pt").relative_to(root))}
         value = self.value if self.state == TrialState.COMPLETE else None
+        if not root.is_dir():  # deleted under the run: never made again here, with this trial's files alone in it
+            raise output_lost(self.o.p.config)
         try:
             record.write(trial)  # trial.json holds what the trial holds
             saved = {**trial_record(trial, self.state, value, self.reported, names),

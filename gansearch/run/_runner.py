@@ -8,7 +8,7 @@ import torch
 from optuna.trial import TrialState
 
 from gansearch.config._load import load_config
-from gansearch.errors import GansearchError
+from gansearch.errors import GansearchError, OutputFolderLost
 from gansearch.run._progress import FINISHED, progress_bar
 from gansearch.run._signals import sigterm_as_interrupt
 from gansearch.run._supervisor import supervise
@@ -17,7 +17,7 @@ from gansearch.run._worker import _work, disk_full_message
 from gansearch.score._translate import scorer_for
 from gansearch.store import _journal as journal
 from gansearch.store._artifacts import disk_full_cause
-from gansearch.store._open import _already_running, check_resumable, open_study, opened_for_run
+from gansearch.store._open import _already_running, check_resumable, open_study, opened_for_run, output_lost
 from gansearch.store._record import IDENTITY
 from gansearch.study._prepare import Prepared, prepare
 from gansearch.train._devices import plan_workers, resolve_devices
@@ -68,14 +68,20 @@ def drive(prepared, path, plan, workers=None, progress=True, entry_points=None, 
           timeline=None) -> optuna.Study:
     """Train ``plan``'s trials of the prepared study (``Search``, or a confirmation's): workers, progress,
     resume; a full disk, however deep it surfaced, is one line."""
+    cfg = prepared.config
     try:
         return _run(prepared, path, plan, workers, progress, entry_points, out or sys.stderr, verbose,
                     timeline or Untimed())
-    except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
+    except OutputFolderLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a full disk or a vanished folder, however deep it surfaced, is one line
         cause = disk_full_cause(exc)
-        if cause is None:
-            raise
-        raise GansearchError(f"{prepared.config.file}: the run stopped: {disk_full_message(cause)}") from None
+        if cause is not None:
+            raise GansearchError(f"{cfg.file}: the run stopped: {disk_full_message(cause)}") from None
+        lost = output_lost(cfg)
+        if lost is not None:
+            raise lost from None
+        raise
 
 
 def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, timeline):
@@ -117,7 +123,7 @@ def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, ti
             bar.close()
             timeline.mark("trials", workers=len(slots), trials_per_worker=slots[0].trials)
     if stopped:
-        raise GansearchError(f"{cfg.file}: the run stopped: {stopped}")
+        raise output_lost(cfg) or GansearchError(f"{cfg.file}: the run stopped: {stopped}")
     return open_study(cfg, create=False)
 
 

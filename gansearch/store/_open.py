@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from gansearch.config._load import StudyConfig, load_config
-from gansearch.errors import GansearchError, GansearchWarning, StudyNotFound
+from gansearch.errors import GansearchError, GansearchWarning, OutputFolderLost, StudyNotFound
 from gansearch.search._objectives import directions
 from gansearch.search._samplers import make_pruner, make_sampler
 from gansearch.store import _journal as journal
@@ -157,6 +157,17 @@ class _Downgrade:
 
     def share(self):
         fcntl.flock(self.lock, fcntl.LOCK_SH)
+
+
+def output_lost(cfg) -> OutputFolderLost | None:
+    """The error to raise if the study's output folder (with the journal, its storage) is gone, else None."""
+    if cfg.output_dir.is_dir() and (cfg.storage is not None or cfg.journal_path.exists()):
+        return None
+    gone = cfg.output_dir if not cfg.output_dir.is_dir() else cfg.journal_path
+    kept = ("the database keeps the finished trials, not their files" if cfg.storage is not None
+            else "the trials recorded there went with it")
+    return OutputFolderLost(f"{cfg.file}: the run stopped: {gone} was deleted while the run wrote to it ({kept}); "
+                            "nothing else was touched")
 
 
 def _already_running(cfg) -> GansearchError:
