@@ -303,3 +303,43 @@ def test_a_block_that_declares_its_strides_is_offered_only_those():
     space = SearchSpace(config_from_dict(raw), registry, 1)
     g = space.nets["generator"]
     assert g.blocks_for(2) == ["deconv"] and g.blocks_for(3) == ["up3", "deconv"]
+
+
+SHRINKS_WHEN_TRAINING = '''
+import torch.nn as nn
+import gansearch
+
+
+class ShrinksWhenTraining(nn.Module):
+    """Upsamples as declared in eval mode (the build check), two pixels short in training mode."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(a.in_channels, a.out_channels, 4, 2, 1)
+
+    def forward(self, x):
+        y = self.up(x)
+        return y[..., :-2, :-2] if self.training else y
+
+
+@gansearch.hookimpl
+def register_blocks(register):
+    register(gansearch.Block("shrinker", ShrinksWhenTraining, scale="up", kernels=(4,), strides=(2,)))
+'''
+
+
+def test_a_block_that_breaks_its_shape_during_training_is_named_in_the_failure(tmp_path, tiny_study):
+    """The step itself fails deep in torch (``mat1 and mat2 shapes cannot be multiplied``); the trial's
+    failure names the block, its plugin and the layer."""
+    (tmp_path / "shrinker.py").write_text(SHRINKS_WHEN_TRAINING)
+    path = tiny_study(n_trials=1, plugins="[shrinker.py]", g_blocks="shrinker")
+    text = path.read_text().replace("kernels: [3, 4], strides: [1, 2], depth: {low: 1, high: 2}",
+                                    "kernels: [4], strides: [2], depth: 1")
+    path.write_text(text)
+    from gansearch.run import run_study
+
+    with pytest.raises(gansearch.GansearchError, match="trials in a row failed"):
+        run_study(path, progress=False)
+    failure = gansearch.trials_dataframe(path).loc[0, "failure"]
+    assert failure.startswith("BlockShapeError: block 'shrinker' (plugin 'shrinker.py'), layer 0 of the generator")
+    assert "during training" in failure and "(the step failed with RuntimeError" in failure

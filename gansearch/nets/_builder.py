@@ -46,11 +46,44 @@ def build_layer(registry: Registry, layer: LayerSpec, in_channels: int, size: in
                               f"(2, {in_channels}, {size}, {size}) with kernel {layer.kernel}, stride "
                               f"{layer.stride}: {type(exc).__name__}: {exc}") from exc
     module.train(was_training)
+    module._gansearch_layer = (layer.block, plugin, network, index, layer.out_channels, expect_size)  # see blame
     if got != expected:
         raise BlockShapeError(f"block {layer.block!r} (plugin {plugin!r}) in the {network} mapped "
                               f"(2, {in_channels}, {size}, {size}) to {got} with kernel {layer.kernel}, "
                               f"stride {layer.stride}; scale={block.scale!r} declares {expected}")
     return module
+
+
+def blame(net: nn.Module, x: torch.Tensor) -> BlockShapeError | None:
+    """The first layer of ``net`` whose output on ``x`` (a training batch, in the net's current mode) is not
+    the (B, C, H, W) its block declared when built, as an error naming block, plugin and layer; or None.
+    For a failure during training that the layer itself does not name (``mat1 and mat2 shapes ...``)."""
+    found = []
+
+    def check(module, inputs, output):
+        block, plugin, network, index, channels, size = module._gansearch_layer
+        expected = (inputs[0].shape[0], channels, size, size)
+        got = tuple(getattr(output, "shape", ()))
+        if not found and got != expected:
+            found.append(BlockShapeError(
+                f"block {block!r} (plugin {plugin!r}), layer {index} of the {network}, mapped "
+                f"{tuple(inputs[0].shape)} to {got} during training; its block declares {expected}"))
+            raise _Found
+
+    hooks = [m.register_forward_hook(check) for m in net.modules() if hasattr(m, "_gansearch_layer")]
+    try:
+        with torch.no_grad():
+            net(x)
+    except Exception:  # noqa: BLE001 - _Found, or the failure itself after a layer that looked right
+        pass
+    finally:
+        for h in hooks:
+            h.remove()
+    return found[0] if found else None
+
+
+class _Found(Exception):
+    pass
 
 
 class Generator(nn.Module):

@@ -9,8 +9,8 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from gansearch.errors import ArtifactError, TrialDiverged
-from gansearch.nets._builder import build_pair, count_params
+from gansearch.errors import ArtifactError, GansearchError, TrialDiverged
+from gansearch.nets._builder import blame, build_pair, count_params
 from gansearch.nets._costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
 from gansearch.plugins._augmentation import make_policy
 from gansearch.run._signals import interruptible
@@ -163,6 +163,9 @@ class TrialRun:
             elif exc is not None:
                 self.state = TrialState.FAIL
                 record.failure = f"{type(exc).__name__}: {exc}"
+                culprit = self._blame(exc)
+                if culprit is not None:
+                    record.failure = f"{type(culprit).__name__}: {culprit} (the step failed with {record.failure})"
             self._record_times()
             if self.g is not None:
                 saved = time.perf_counter()
@@ -180,6 +183,21 @@ class TrialRun:
         if self.on_close is not None:
             self.on_close(frozen)
         return frozen
+
+    def _blame(self, exc: BaseException):
+        """For an error during training that names no layer (a shape mismatch deep in torch): the layer of
+        a plugin or built-in block that broke its declared shape, found by running the pair once more on
+        a batch of the training size with each layer's output checked; None if every layer kept it."""
+        if self.training is None or not isinstance(exc, RuntimeError) or isinstance(exc, GansearchError):
+            return None
+        arch, batch = self.arch, self.spec.batch_size
+        for net, x in ((self.g, generator_input(arch, batch, self.o.device)),
+                       (self.training.d, discriminator_input(arch, batch, self.o.device))):
+            with contextlib.suppress(Exception):
+                found = blame(net, x)
+                if found is not None:
+                    return found
+        return None
 
     def _record_times(self) -> None:
         record, notes = self.record, self.notes
