@@ -206,3 +206,19 @@ def test_a_study_file_is_read_only_up_to_its_limit_whatever_its_size_says(tmp_pa
     monkeypatch.setattr(_load, "MAX_FILE_BYTES", 64)
     result = invoke(tmp_path, monkeypatch, "run", str(path))
     assert_one_error_line(result, f"{path}: the file has more than 64 bytes; a study file may have at most 64")
+
+
+def test_data_that_would_not_fit_in_memory_is_refused_before_loading(tmp_path, monkeypatch, write_study):
+    from gansearch.builtin import datasets
+    from gansearch.study import _prepare
+
+    monkeypatch.setattr(_prepare, "available_memory", lambda: 4 * 10**9)
+    monkeypatch.setattr(datasets, "_digits", lambda: pytest.fail("the data was loaded"))
+    path = write_study({"data.resolution": 1024})
+    result = invoke(tmp_path, monkeypatch, "run", "--no-progress", str(path))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    memory = [line for line in result.stderr.splitlines() if "data.resolution" in line]  # (depth is said too)
+    assert memory == [f"Error: {path}: data.resolution: dataset 'digits' at 1024x1024: 1,797 images x 1 channel(s) "
+                      "as float32 take 7.5 GB, about 22.6 GB while loading, more than the 4.0 GB of memory available; "
+                      "lower data.resolution or use fewer images"]
+    assert_nothing_created(tmp_path)

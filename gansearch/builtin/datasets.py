@@ -130,6 +130,28 @@ def load_shapes(request: DataRequest) -> tuple[torch.Tensor, torch.Tensor]:
 # -- folder -------------------------------------------------------------------------------------
 
 
+def _image_files(path: Path) -> list[Path]:
+    """The images under ``path``, recursively, in a stable order; hidden files and folders are not images."""
+    return sorted((p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(path).parts)),
+                  key=lambda p: p.relative_to(path).as_posix())
+
+
+def _limit(request: DataRequest, files) -> int:
+    limit = request.options.get("limit")
+    return len(files) if limit is None else _positive_int(limit, "folder", "limit")
+
+
+def count_folder(request: DataRequest) -> int:
+    """How many images ``load_folder`` would read (0 when the folder is missing: its load says why)."""
+    path = Path(request.options.get("path") or ".").expanduser()
+    path = (path if path.is_absolute() else Path(request.base_dir) / path).resolve()
+    if not path.is_dir():
+        return 0
+    files = _image_files(path)
+    return min(_limit(request, files), len(files))
+
+
 def load_folder(request: DataRequest) -> torch.Tensor:
     """Every PNG/JPEG under ``path`` (recursive, sorted), resized by its short side and centre-cropped.
 
@@ -148,13 +170,10 @@ def load_folder(request: DataRequest) -> torch.Tensor:
         raise DatasetError(f"folder dataset: path {path} does not exist", option="path")
     if not path.is_dir():
         raise DatasetError(f"folder dataset: path {path} is not a directory", option="path")
-    files = sorted((p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)),
-                   key=lambda p: p.relative_to(path).as_posix())
+    files = _image_files(path)
     if not files:
         raise DatasetError(f"folder dataset: no PNG/JPEG files found in {path}", option="path")
-    limit = request.options.get("limit")
-    limit = len(files) if limit is None else _positive_int(limit, "folder", "limit")
+    limit = _limit(request, files)
 
     mode, r = ("L" if request.channels == 1 else "RGB"), request.resolution
     out = np.empty((min(limit, len(files)), r, r, request.channels), dtype=np.uint8)
@@ -279,9 +298,11 @@ def register_datasets(register):
                      options={"path": REQUIRED, "target": None, "direction": "AtoB"}, channels=3,
                      description="image pairs for translate studies: matching names in path and target, or "
                                  "side-by-side AB images under path"))
-    register(Dataset("digits", load_digits, channels=1, classes=tuple("0123456789"),
+    register(Dataset("digits", load_digits, channels=1, classes=tuple("0123456789"), count=lambda request: 1797,
                      description="scikit-learn's 1,797 8×8 handwritten digits (bundled, no download)"))
     register(Dataset("shapes", load_shapes, options={"count": 4096}, channels=3, classes=tuple(SHAPES),
+                     count=lambda request: _positive_int(request.options.get("count", 4096), "shapes", "count"),
                      description="procedural filled shapes of ten kinds (some chiral), seeded"))
     register(Dataset("folder", load_folder, options={"path": REQUIRED, "limit": None, "on_error": "skip"}, channels=3,
+                     count=count_folder,
                      description="PNG/JPEG images under a folder, short-side resized and centre-cropped"))

@@ -50,6 +50,8 @@ class Dataset:
     ``channels`` is the natural channel count, used when the study does not choose one.
     ``classes`` names the classes of a labelled dataset: the ``classifier`` extractor and the class
     coverage metrics use them.
+    ``count(request)``, if given, says how many images ``load`` would return without loading them: a study
+    whose data would not fit in memory is then refused in one line before anything is loaded.
     """
 
     name: str
@@ -58,6 +60,7 @@ class Dataset:
     channels: int = 3
     description: str = ""
     classes: tuple[str, ...] = ()
+    count: Callable[[DataRequest], int] | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME_RE.match(self.name):

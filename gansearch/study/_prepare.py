@@ -4,6 +4,7 @@
 """
 
 import dataclasses
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
     request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
     plugin = registry.datasets[dataset.name].plugin
     conditions = None
+    check_memory(dataset, request, file)
     try:
         loaded = dataset.load(request)
         if isinstance(loaded, Paired):
@@ -112,6 +114,48 @@ def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
         warnings.warn(f"{file}: the dataset has {n} images, fewer than score.samples ({config.score.samples}): "
                       "every score compares against these few, so scores are noisy (standard errors show how "
                       "much); KID suits small sets best (score.objective: kid)", GansearchWarning, stacklevel=3)
+
+
+PEAK_COPIES = 3  # a loader's peak: the float images and the temporaries that resizing and scaling them make
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give without swapping (Linux: MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(dataset, request: DataRequest, file) -> None:
+    """Refuse, before loading, data that would not fit in memory: the dataset's ``count`` images as float32
+    (N, C, R, R), ``PEAK_COPIES`` times over while they load. Datasets that cannot count are loaded as is."""
+    if dataset.count is None:
+        return
+    try:
+        n = int(dataset.count(request))
+    except Exception:  # noqa: BLE001 - its load will say what is wrong
+        return
+    r = request.resolution
+    size = n * request.channels * r * r * 4
+    free = available_memory()
+    if free is None or size * PEAK_COPIES <= free:
+        return
+    raise StudyConfigError(f"dataset {dataset.name!r} at {r}x{r}: {n:,} images x {request.channels} channel(s) "
+                           f"as float32 take {_gb(size)}, about {_gb(size * PEAK_COPIES)} while loading, more than "
+                           f"the {_gb(free)} of memory available; lower data.resolution or use fewer images",
+                           file=file, key="data.resolution")
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 def check_names(config: StudyConfig, entry_points: bool | None = None, problems: Problems | None = None):
