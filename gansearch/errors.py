@@ -67,6 +67,10 @@ class StudyNotFound(GansearchError):
     """The study named by a study file has no storage yet (run it first)."""
 
 
+class TrialTimedOut(GansearchError):
+    """A trial ran past its time limit (``trial_timeout``, by default the study's ``timeout``)."""
+
+
 class OutputFolderLost(StudyNotFound):
     """The study's output folder (its journal, its trials' files) vanished while a run wrote to it."""
 

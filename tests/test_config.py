@@ -264,3 +264,9 @@ def test_a_dataset_smaller_than_score_samples_is_one_warning(write_study):
     with warnings.catch_warnings():
         warnings.simplefilter("error", gansearch.GansearchWarning)
         prepare(enough)
+
+
+@pytest.mark.parametrize("fields, limit", [({}, None), ({"timeout": 25}, 25), ({"timeout": 25, "trial_timeout": 5}, 5),
+                                          ({"trial_timeout": 60}, 60)])
+def test_a_trials_time_limit_defaults_to_the_studys_budget(fields, limit):
+    assert config_from_dict(with_changes(fields)).trial_limit == limit

@@ -520,3 +520,74 @@ def test_an_output_folder_deleted_mid_run_stops_it_with_one_line(tiny_study, wor
     assert len(lines) == 1 and "Traceback" not in output, output
     assert lines[0].startswith(f"Error: {path}: the run stopped: ") and "was deleted while the run wrote to it" in lines[0]
     assert not (path.parent / "runs" / "tiny" / "trials").exists()  # no stray trial folder made again
+
+
+# -- a plugin that hangs -------------------------------------------------------------------------------------
+
+HANGS_ONCE = '''
+import os
+import signal
+import time
+
+import torch.nn as nn
+import gansearch
+
+MARK = {mark!r}
+
+
+class HangsOnce(nn.Module):
+    """A deconv whose first training forward, in any process, never returns: in Python ({how})."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(a.in_channels, a.out_channels, 4, 2, 1)
+
+    def forward(self, x):
+        if self.training and not os.path.exists(MARK):
+            open(MARK, "w").close()
+            if {uninterruptible!r}:  # as a hang inside C code would be: no signal handler runs
+                signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM, signal.SIGINT}})
+            time.sleep(3600)
+        return self.up(x)
+
+
+@gansearch.hookimpl
+def register_blocks(register):
+    register(gansearch.Block("hangs_once", HangsOnce, scale="up", kernels=(4,), strides=(2,)))
+'''
+
+
+def hanging_study(tiny_study, tmp_path, uninterruptible: bool, workers: int, limit: float):
+    how = "a sleep, as a deadlock in C would hang if signals were blocked" if uninterruptible else "a sleep"
+    (tmp_path / "hangs.py").write_text(HANGS_ONCE.format(mark=str(tmp_path / "hung"), how=how,
+                                                         uninterruptible=uninterruptible))
+    path = tiny_study(n_trials=2, plugins="[hangs.py]", g_blocks="hangs_once", workers=workers)
+    text = path.read_text().replace("kernels: [3, 4], strides: [1, 2], depth: {low: 1, high: 2}",
+                                    "kernels: [4], strides: [2], depth: 1")
+    path.write_text(text + f"trial_timeout: {limit}\n")
+    return path
+
+
+def test_a_trial_that_hangs_fails_at_its_time_limit_and_the_run_goes_on(tiny_study, tmp_path):
+    path = hanging_study(tiny_study, tmp_path, uninterruptible=False, workers=1, limit=3)
+    started = time.monotonic()
+    run_study(path, progress=False)
+    took = time.monotonic() - started
+    df = gansearch.trials_dataframe(path)
+    assert list(df["state"]) == ["fail", "complete", "complete"] and took < 120, (df[["state", "failure"]], took)
+    assert df.loc[0, "failure"] == "TrialTimedOut: timed out: the trial ran longer than its limit of 3 s (trial_timeout)"
+
+
+def test_a_trial_hung_where_no_signal_reaches_has_its_worker_replaced(tiny_study, tmp_path, monkeypatch):
+    from gansearch.run import _supervisor
+
+    monkeypatch.setattr(_supervisor, "STUCK_GRACE_S", 2.0)
+    path = hanging_study(tiny_study, tmp_path, uninterruptible=True, workers=2, limit=3)
+    started = time.monotonic()
+    run_study(path, progress=False)
+    took = time.monotonic() - started
+    df = gansearch.trials_dataframe(path)
+    failed = df[df["state"] == "fail"]
+    assert len(failed) == 1 and (df["state"] == "complete").sum() == 2 and took < 180, (df[["state", "failure"]], took)
+    assert failed["failure"].iloc[0].startswith("timed out: the trial ran longer than its limit of 3 s (trial_timeout) "
+                                               "and could not be interrupted; its worker was replaced")

@@ -159,6 +159,7 @@ class StudyConfig:
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     n_trials: int = 20  # finished (complete or pruned) trials to reach; a rerun resumes
     timeout: float | None = None  # seconds after which a run starts no new trial
+    trial_timeout: float | None = None  # seconds a trial may take before it fails and its worker goes on; default: timeout
     seed: int = 0  # sampler and per-trial seeds derive from it
     sampler: str = "tpe"  # the Optuna sampler
     pruner: str = "median"  # the Optuna pruner; none: every trial trains to the end
@@ -170,6 +171,12 @@ class StudyConfig:
     plugins: list[str] = field(default_factory=list, metadata={"may_be_empty": True})  # module names or .py paths
     baseline: str | None = "auto"  # the hand design run as trial 0 (auto: dcgan, or seed when translating); none: off
     file: str = field(default="<memory>", metadata={"internal": True})
+
+    @property
+    def trial_limit(self) -> float | None:
+        """Seconds a trial may run (``trial_timeout``; by default the study's ``timeout``: no trial may outlast
+        the budget), or None: no limit."""
+        return self.trial_timeout if self.trial_timeout is not None else self.timeout
 
     @property
     def base_dir(self) -> Path:
@@ -551,6 +558,7 @@ def _check_values(c: StudyConfig, problems: Problems):
         ("seed", c.seed, 0 <= c.seed < 2**32, "an integer in [0, 2**32)"),
         ("score.feature_seed", c.score.feature_seed, 0 <= c.score.feature_seed < 2**32, "an integer in [0, 2**32)"),
         ("timeout", c.timeout, c.timeout is None or c.timeout > 0, "seconds > 0"),
+        ("trial_timeout", c.trial_timeout, c.trial_timeout is None or c.trial_timeout > 0, "seconds > 0"),
         ("sampler", c.sampler, c.sampler in SAMPLERS, f"one of {', '.join(SAMPLERS)}"),
         ("task", c.task, c.task in TASKS, f"one of {', '.join(TASKS)}"),
         ("translate.condition", c.translate.condition, c.translate.condition in CONDITIONS,

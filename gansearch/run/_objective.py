@@ -13,7 +13,7 @@ from gansearch.errors import ArtifactError, GansearchError, TrialDiverged
 from gansearch.nets._builder import blame, build_pair, count_params
 from gansearch.nets._costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
 from gansearch.plugins._augmentation import make_policy
-from gansearch.run._signals import interruptible
+from gansearch.run._signals import interruptible, time_limited
 from gansearch.score._translate import scorer_for
 from gansearch.search._objectives import is_multi, should_prune_on_quality
 from gansearch.search._objectives import values as objective_values
@@ -67,10 +67,13 @@ class TrialRun:
         self.told = False
         self.heartbeat = heartbeat(study, trial)
         self.heartbeat.__enter__()
+        self.limit = objective.p.config.trial_limit  # seconds, or None
+        self.deadline = None if self.limit is None else time.monotonic() + self.limit
 
     def advance(self) -> bool:
         """Set up (first call), else one training step and its evaluation when due. True once complete."""
-        with interruptible(), self.lane.active():  # an interrupt is recorded as this trial's failure only from in here
+        with interruptible(), time_limited(self.deadline, self.limit), self.lane.active():  # an interrupt is recorded
+            # as this trial's failure only from in here; so is running past the trial's time limit
             if self.training is None:
                 self._setup()
                 return False

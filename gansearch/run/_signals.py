@@ -3,6 +3,9 @@
 import contextlib
 import signal
 import threading
+import time
+
+from gansearch.errors import TrialTimedOut
 
 
 @contextlib.contextmanager
@@ -64,3 +67,43 @@ def raise_pending() -> None:
     reason, _STATE["pending"] = _STATE["pending"], None
     if reason:
         raise KeyboardInterrupt(reason)
+
+
+# A trial's time limit (``trial_timeout``): while a trial advances, a timer is armed for what is left of its
+# limit; if the step hangs (a plugin's forward that never returns), SIGALRM raises ``TrialTimedOut`` in it,
+# and the trial fails with that reason while its worker goes on. Python-level hangs and sleeps are
+# interrupted this way; a hang inside C code is not: the run's supervisor kills such a worker and starts
+# another (``gansearch.run._supervisor``).
+_ALARM = {"limit": None, "installed": False}
+
+
+def _alarm(signum, frame):
+    limit = _ALARM["limit"]
+    if limit is not None:
+        _ALARM["limit"] = None
+        raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+
+
+@contextlib.contextmanager
+def time_limited(deadline: float | None, limit: float | None):
+    """Within this block, a trial whose ``deadline`` (``time.monotonic()``) passes raises ``TrialTimedOut``:
+    at once if it has passed, else by SIGALRM when it does (main thread only; elsewhere at the next block)."""
+    if deadline is None:
+        yield
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if not _ALARM["installed"]:
+        signal.signal(signal.SIGALRM, _alarm)
+        _ALARM["installed"] = True
+    _ALARM["limit"] = limit
+    signal.setitimer(signal.ITIMER_REAL, left)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _ALARM["limit"] = None

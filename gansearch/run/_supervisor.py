@@ -11,6 +11,7 @@
 
 import contextlib
 import ctypes
+import datetime
 import multiprocessing as mp
 import os
 import signal
@@ -29,6 +30,7 @@ from gansearch.run._signals import deliver
 INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped it
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
+STUCK_GRACE_S = 30.0  # past a trial's time limit, how long its worker's own alarm gets before the worker is killed
 PR_SET_PDEATHSIG = 1
 KEPT_ON_RERUN = ("baseline", "confirm_of", "replicate", "confirm_seed")  # what a queued trial is, kept when requeued
 
@@ -144,6 +146,7 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
                 else:
                     results[i] = f"worker {i} was {why} {restarts[i] + 1} times"
             trials = study.get_trials(deepcopy=False)
+            stuck(study, trials, procs, cfg.trial_limit, tag, bar)
             progress.show(bar, trials)
             for t in trials:
                 if t.state == TrialState.FAIL and t.number not in seen_failed:
@@ -166,6 +169,31 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
         raise KeyboardInterrupt
     errors = [r for r in results.values() if r]
     return errors[0] if errors else None
+
+
+def stuck(study, trials, procs, limit, tag, bar) -> None:
+    """Trials past their time limit by ``STUCK_GRACE_S`` (hung where their worker's own alarm cannot reach,
+    inside C code): failed with the reason, and their workers killed; the loop above starts new ones."""
+    if limit is None:
+        return
+    from gansearch.store._open import fail_trial
+
+    now = datetime.datetime.now()
+    pids = {p.pid: i for i, p in enumerate(procs) if p.is_alive()}
+    for t in trials:
+        if t.state != TrialState.RUNNING or t.datetime_start is None:
+            continue
+        if (now - t.datetime_start).total_seconds() < limit + STUCK_GRACE_S:
+            continue
+        owner = t.user_attrs.get("worker", "")
+        pid = next((p for p in pids if owner.startswith(f"{tag}{p}@")), None)
+        if pid is None:
+            continue
+        fail_trial(study, t, f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout) and "
+                             "could not be interrupted; its worker was replaced")
+        bar.write(f"trial {t.number} failed: stuck past its time limit of {limit:g} s; its worker is replaced")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def stop(procs, grace: float = STOP_GRACE_S, sig=signal.SIGINT) -> None:
