@@ -14,7 +14,7 @@ from gansearch.cli import cli
 from gansearch.config import load_config
 from gansearch.confirm import (
     Confirmed, Summary, average_ranks, best_confirmed, bootstrap_interval, candidates, companion_config, confirm_study,
-    kendall, spearman,
+    kendall, seed_agreement, spearman,
 )
 from gansearch.run import run_study
 from gansearch.store import open_study
@@ -39,6 +39,15 @@ def test_bootstrap_intervals_bracket_the_value_and_say_nothing_for_too_few_archi
     assert low <= spearman(x, y) <= high <= 1 and low > 0
     assert bootstrap_interval(x, y, spearman, seed=0) == (low, high)  # seeded
     assert all(math.isnan(v) for v in bootstrap_interval(x[:3], y[:3], spearman))
+
+
+def test_seed_agreement_is_how_well_one_seed_orders_what_the_others_mean_says():
+    assert seed_agreement([[1.0, 1.1, 0.9], [2.0, 2.1, 1.9], [3.0, 3.1, 2.9]]) == pytest.approx(1)
+    # seed 0 reverses what seeds 1 and 2 say, and each of them is reversed by the mean of seed 0 and the other
+    swapped = seed_agreement([[3.0, 1.0, 1.0], [2.0, 2.0, 2.0], [1.0, 3.0, 3.0]])
+    assert swapped < 0.5
+    assert math.isnan(seed_agreement([[1.0, 2.0], [2.0, 3.0]]))  # two architectures
+    assert math.isnan(seed_agreement([[1.0], [2.0], [3.0]]))  # one seed each
 
 
 def _row(number, score, sd, seeds=3, macs=100):
@@ -113,6 +122,7 @@ def test_confirm_retrains_the_best_and_the_baseline_with_several_seeds_and_shows
     assert df.loc[~df["number"].isin(chosen), "confirmed_score"].isna().all()
     ranked = sorted(summary.rows, key=lambda r: r.score)
     assert summary.spearman == pytest.approx(spearman([r.search_score for r in ranked], [r.score for r in ranked]))
+    assert -1 <= summary.seed_agreement <= 1 and "one seed against the others' mean" in out
 
     best = CliRunner().invoke(cli, ["best", str(searched), "--confirmed"])
     assert best.exit_code == 0 and best.output.startswith("best confirmed trial: #")

@@ -55,7 +55,7 @@ def run_one(path: Path, top: int, seeds: int, factor: float, timeout: float) -> 
             "architectures": sum(r.score is not None for r in s.rows), "steps": s.steps,
             "spearman": s.spearman, "spearman_ci": list(s.spearman_ci), "kendall": s.kendall,
             "kendall_ci": list(s.kendall_ci), "search_best": s.search_best, "confirmed_best": s.confirmed_best,
-            "best_holds": s.best_holds}
+            "best_holds": s.best_holds, "seed_agreement": s.seed_agreement}
 
 
 def run_confirm_bench(out: Path, suites=None, seeds=(0, 1, 2), n_trials: int = 30, device: str = "auto",
@@ -101,27 +101,29 @@ def summarise(rows) -> list[dict]:
         ok = [r for r in rows if r["suite"] == suite and "error" not in r]
         if not ok:
             continue
-        mean = lambda key: sum(r[key] for r in ok if not math.isnan(r[key])) / max(  # noqa: E731
-            1, sum(not math.isnan(r[key]) for r in ok))
+        def mean(key):
+            found = [r.get(key, math.nan) for r in ok if not math.isnan(r.get(key, math.nan))]
+            return sum(found) / len(found) if found else math.nan
         out.append({"suite": suite, "studies": len(ok), "spearman_mean": mean("spearman"),
-                    "kendall_mean": mean("kendall"),
+                    "kendall_mean": mean("kendall"), "seed_agreement_mean": mean("seed_agreement"),
                     "best_holds": sum(r["best_holds"] in ("same", "within noise") for r in ok)})
     return out
 
 
 def format_report(result: dict) -> str:
     """A Markdown table, as the README shows it."""
-    lines = ["| suite | study seed | Spearman [95% CI] | Kendall [95% CI] | search's best = confirmed best? |",
-             "|---|---|---|---|---|"]
+    lines = ["| suite | study seed | Spearman [95% CI] | Kendall [95% CI] | one seed vs the others | "
+             "search's best = confirmed best? |", "|---|---|---|---|---|---|"]
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['suite']} | {r['seed']} | {r['error']} | | |")
+            lines.append(f"| {r['suite']} | {r['seed']} | {r['error']} | | | |")
             continue
         ci = lambda c: "" if c[0] != c[0] else f" [{c[0]:.2f}, {c[1]:.2f}]"  # noqa: E731
         lines.append(f"| {r['suite']} | {r['seed']} | {r['spearman']:.2f}{ci(r['spearman_ci'])} | "
-                     f"{r['kendall']:.2f}{ci(r['kendall_ci'])} | {r['best_holds']} (#{r['search_best']} vs "
+                     f"{r['kendall']:.2f}{ci(r['kendall_ci'])} | {r.get('seed_agreement', math.nan):.2f} | "
+                     f"{r['best_holds']} (#{r['search_best']} vs "
                      f"#{r['confirmed_best']}) |")
     for s in result["summary"]:
         lines.append(f"| **{s['suite']}** | mean of {s['studies']} | **{s['spearman_mean']:.2f}** | "
-                     f"{s['kendall_mean']:.2f} | {s['best_holds']} of {s['studies']} |")
+                     f"{s['kendall_mean']:.2f} | {s['seed_agreement_mean']:.2f} | {s['best_holds']} of {s['studies']} |")
     return "\n".join(lines)

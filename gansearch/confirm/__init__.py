@@ -6,9 +6,10 @@ intervals, whether the search's best stays the best).
 from gansearch.confirm._plan import SUFFIX, Confirmation, Confirming, candidates, companion_config, confirm_seed
 from gansearch.confirm._runner import FACTOR, SEEDS, TOP, confirm_study, load_confirmation
 from gansearch.confirm._statistics import (
-    Confirmed, Summary, average_ranks, best_confirmed, bootstrap_interval, confirmation, kendall, spearman, tie,
+    Confirmed, Summary, average_ranks, best_confirmed, bootstrap_interval, confirmation, kendall, seed_agreement,
+    spearman, tie,
 )
 
 __all__ = ['Confirmation', 'Confirmed', 'Confirming', 'FACTOR', 'SEEDS', 'SUFFIX', 'Summary', 'TOP', 'average_ranks',
            'best_confirmed', 'bootstrap_interval', 'candidates', 'companion_config', 'confirm_seed', 'confirm_study',
-           'confirmation', 'kendall', 'load_confirmation', 'spearman', 'tie']
+           'confirmation', 'kendall', 'load_confirmation', 'seed_agreement', 'spearman', 'tie']

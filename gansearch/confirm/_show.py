@@ -40,6 +40,9 @@ def confirmation_text(summary: Summary, search_steps: int) -> str:
     lines.append(f"search score against confirmed mean, over {sum(r.score is not None for r in summary.rows)} "
                  f"architectures: Spearman {_num(summary.spearman, 2)} {_interval(summary.spearman_ci)}, "
                  f"Kendall {_num(summary.kendall, 2)} {_interval(summary.kendall_ci)} (95% bootstrap intervals)")
+    if summary.seed_agreement == summary.seed_agreement:  # not nan
+        lines.append(f"one seed against the others' mean, at the longer budget: Spearman "
+                     f"{_num(summary.seed_agreement, 2)} (how far any single run can order these architectures)")
     best, search = summary.row(summary.confirmed_best), summary.row(summary.search_best)
     if best is not None and search is not None:
         if summary.best_holds == "same":

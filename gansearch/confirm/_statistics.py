@@ -107,6 +107,9 @@ class Summary:
     search_best: int | None  # the confirmed architecture with the best search score (its trial number)
     confirmed_best: int | None
     best_holds: str  # "same", "within noise" or "no"
+    seed_agreement: float = math.nan  # Spearman of one seed's scores against the other seeds' mean (averaged
+    # over seeds): how well one run, even at the long budget, orders these architectures; the search's
+    # Spearman cannot be expected above it
 
     def row(self, number: int) -> Confirmed | None:
         return next((r for r in self.rows if r.number == number), None)
@@ -162,12 +165,27 @@ def confirmation(study: optuna.Study, companion: optuna.Study) -> Summary | None
         holds = "same"
     else:
         holds = "within noise" if tie(search_best, confirmed_best) else "no"
+    runs = {r.number: [score_of(t) for t in sorted(by_source[r.number], key=lambda t: t.number)
+                       if t.state == TrialState.COMPLETE] for r in scored}
     plan = companion.user_attrs.get("gansearch_confirm") or {}
     return Summary(rows=rows, steps=plan.get("steps"), seeds=max((r.seeds + r.failed for r in rows), default=0),
                    spearman=spearman(x, y), spearman_ci=bootstrap_interval(x, y, spearman),
                    kendall=kendall(x, y), kendall_ci=bootstrap_interval(x, y, kendall),
                    search_best=search_best.number if search_best else None,
-                   confirmed_best=confirmed_best.number if confirmed_best else None, best_holds=holds)
+                   confirmed_best=confirmed_best.number if confirmed_best else None, best_holds=holds,
+                   seed_agreement=seed_agreement(list(runs.values())))
+
+
+def seed_agreement(runs: list[list[float]]) -> float:
+    """``runs``: each architecture's scores, one per seed. The Spearman of seed j's scores against the mean
+    of the other seeds', averaged over j: the reproducibility of the confirmed order itself (nan with fewer
+    than 3 architectures or 2 seeds each)."""
+    n = min((len(r) for r in runs), default=0)
+    if len(runs) < 3 or n < 2:
+        return math.nan
+    found = [spearman([r[j] for r in runs], [sum(r[:j] + r[j + 1:n]) / (n - 1) for r in runs]) for j in range(n)]
+    found = [f for f in found if not math.isnan(f)]
+    return sum(found) / len(found) if found else math.nan
 
 
 def best_confirmed(summary: Summary) -> tuple[Confirmed, list[Confirmed]]:
