@@ -1,6 +1,7 @@
 """gansearch confirm (issue 18): the study's winners and its baseline retrained from scratch, longer and with
 several seeds, as a companion study that resumes and survives Ctrl-C like a run; and what it shows."""
 
+import dataclasses
 import math
 
 import optuna
@@ -174,3 +175,11 @@ def test_spherical_interpolation_joins_the_two_latents_along_the_sphere():
     assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
     middle = path[4].norm()  # a straight line's midpoint has about 1/sqrt(2) of the norm; the sphere keeps it
     assert middle > 0.9 * min(z0.norm(), z1.norm()) and (z0 + z1).norm() / 2 < 0.8 * middle
+
+
+def test_a_confirmations_trial_time_limit_grows_with_its_steps(tiny_study):
+    config = load_config(tiny_study(steps=20))
+    assert companion_config(config, 80).trial_timeout is None
+    budgeted = dataclasses.replace(config, timeout=25.0)
+    assert companion_config(budgeted, 80).trial_limit == 100.0 and companion_config(budgeted, 80).timeout is None
+    assert companion_config(dataclasses.replace(config, trial_timeout=5.0), 80).trial_limit == 20.0

@@ -29,10 +29,13 @@ RESULT_FAILURES = ("TrialDiverged",)  # a seed that failed this way is a result 
 
 def companion_config(config: StudyConfig, steps: int) -> StudyConfig:
     """The companion study's config: the study's, ``steps`` long, evaluated once at the end, never pruned,
-    in ``<output>/confirm`` (its journal there) or as ``<name>-confirm`` in the study's database."""
+    in ``<output>/confirm`` (its journal there) or as ``<name>-confirm`` in the study's database; a trial's
+    time limit (``trial_timeout``, or the study's ``timeout``) scaled by the longer steps."""
     train = dataclasses.replace(config.train, steps=steps, eval_every=steps)
+    limit = config.trial_limit  # a trial's time limit grows with its steps
+    limit = None if limit is None else limit * max(1.0, steps / config.train.steps)
     return dataclasses.replace(config, name=config.name + SUFFIX, output=str(config.output_dir / "confirm"),
-                               train=train, pruner="none", sampler="random", timeout=None)
+                               train=train, pruner="none", sampler="random", timeout=None, trial_timeout=limit)
 
 
 @dataclass(frozen=True)
