@@ -62,12 +62,14 @@ def test_the_proxy_benchmark_searches_with_the_default_settings_and_reports_per_
     assert (c.sampler, c.pruner, c.n_trials, c.seed) == ("tpe", "median", 30, 1)
     assert (c.train.steps, c.train.eval_every) == (TrainSpace.steps, TrainSpace.eval_every)  # the defaults
     rows = [{"suite": "digits16", "seed": s, "spearman": v, "spearman_ci": [v - 0.3, 1.0], "kendall": v - 0.1,
-             "kendall_ci": [0.0, 1.0], "best_holds": h, "search_best": 3, "confirmed_best": 3}
-            for s, v, h in [(0, 0.9, "same"), (1, 0.5, "no"), (2, 0.7, "within noise")]]
+             "kendall_ci": [0.0, 1.0], "best_holds": h, "search_best": 3, "confirmed_best": 3, "seed_agreement": a}
+            for s, v, h, a in [(0, 0.9, "same", 0.2), (1, 0.5, "no", float("nan")), (2, 0.7, "within noise", 0.4)]]
     rows.append({"suite": "digits16", "seed": 3, "error": "run: timed out"})
     summary = summarise(rows)
     assert summary == [{"suite": "digits16", "studies": 3, "spearman_mean": pytest.approx(0.7),
-                        "kendall_mean": pytest.approx(0.6), "best_holds": 2}]
+                        "kendall_mean": pytest.approx(0.6), "seed_agreement_mean": pytest.approx(0.3),
+                        "best_holds": 2}]
     table = proxy_report({"rows": rows, "summary": summary})
     assert "| digits16 | 1 | 0.50 [0.20, 1.00] |" in table and "| **digits16** | mean of 3 | **0.70** |" in table
+    assert "| 0.20 | same (#3 vs #3) |" in table and "| 0.60 | 0.30 | 2 of 3 |" in table
     assert "run: timed out" in table

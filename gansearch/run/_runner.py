@@ -78,7 +78,7 @@ def drive(prepared, path, plan, workers=None, progress=True, entry_points=None, 
         cause = disk_full_cause(exc)
         if cause is not None:
             raise GansearchError(f"{cfg.file}: the run stopped: {disk_full_message(cause)}") from None
-        lost = output_lost(cfg)
+        lost = None if isinstance(exc, GansearchError) else output_lost(cfg)  # a domain error says its own cause
         if lost is not None:
             raise lost from None
         raise
