@@ -189,6 +189,16 @@ def identity_lines(identity: dict | None) -> list[str]:
     return lines
 
 
+def confirmed_baseline_lines(number: int, confirmed: dict | None) -> list[str]:
+    """The best confirmed mean against the baseline's, both at the longer budget."""
+    base = (confirmed or {}).get("baseline")
+    if base is None or number == base["number"]:
+        return []
+    return [f"confirmed best/baseline: {confirmed['score'] / base['score']:.3g} (trial {number}: "
+            f"{confirmed['score']:.4g} vs the {base['name']} baseline, trial {base['number']}: {base['score']:.4g}; "
+            "means over seeds)"]
+
+
 def baseline_lines(baseline: dict | None) -> list[str]:
     if baseline is None:
         return []
@@ -351,14 +361,17 @@ def best(study, as_json, number, confirmed):
     for line in pareto_lines(info.pareto):
         click.echo(line)
     what = "trial" if number is not None else "best confirmed trial" if confirmed else "best trial"
-    score = "score " + with_se(info.score, info.score_se) if info.score is not None else "(did not complete)"
+    search = "search score " if confirmed and number is None else "score "  # its confirmation follows
+    score = search + with_se(info.score, info.score_se) if info.score is not None else "(did not complete)"
     click.echo(f"{what}: #{info.number}  {score}"
                + (f"  (ties within two standard errors: {', '.join(f'#{n}' for n in info.ties)})" if info.ties else ""))
-    for line in baseline_lines(info.baseline) + identity_lines(info.identity) + confirmed_lines(info.confirmed):
+    compared = (confirmed_baseline_lines(info.number, info.confirmed) if confirmed and number is None
+                else baseline_lines(info.baseline))
+    for line in compared + identity_lines(info.identity) + confirmed_lines(info.confirmed):
         click.echo(line)
     metrics = info.metrics
     if metrics:
-        click.echo("metrics: " + ", ".join(f"{k} {with_se(v, metrics.get(f'{k}_se'))}"
+        click.echo(("search metrics: " if confirmed and number is None else "metrics: ") + ", ".join(f"{k} {with_se(v, metrics.get(f'{k}_se'))}"
                                            for k, v in metrics.items() if not k.endswith("_se")))
     arch = info.arch
     for name in ("generator", "discriminator"):

@@ -219,6 +219,6 @@ def test_data_that_would_not_fit_in_memory_is_refused_before_loading(tmp_path, m
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     memory = [line for line in result.stderr.splitlines() if "data.resolution" in line]  # (depth is said too)
     assert memory == [f"Error: {path}: data.resolution: dataset 'digits' at 1024x1024: 1,797 images x 1 channel(s) "
-                      "as float32 take 7.5 GB, about 22.6 GB while loading, more than the 4.0 GB of memory available; "
+                      "as float32 take 7.5 GB, about 22.6 GB while loading, more than 80% of the 4.0 GB of memory available; "
                       "lower data.resolution or use fewer images"]
     assert_nothing_created(tmp_path)

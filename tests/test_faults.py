@@ -591,3 +591,37 @@ def test_a_trial_hung_where_no_signal_reaches_has_its_worker_replaced(tiny_study
     assert len(failed) == 1 and (df["state"] == "complete").sum() == 2 and took < 180, (df[["state", "failure"]], took)
     assert failed["failure"].iloc[0].startswith("timed out: the trial ran longer than its limit of 3 s (trial_timeout) "
                                                "and could not be interrupted; its worker was replaced")
+
+
+def test_a_healthy_study_is_never_rewritten_by_the_cross_check(tiny_study):
+    """Single- and multi-objective (which report nothing to Optuna between evaluations): no warning, no
+    rewrite, however often it is opened, and what only the journal holds (artifacts_s) is kept."""
+    for objectives in ("", "objectives: [score, g_macs]\n"):
+        path = tiny_study(name=f"study{len(objectives)}.yaml", n_trials=2)
+        path.write_text(path.read_text().replace("name: tiny", f"name: tiny{len(objectives)}") + objectives)
+        with warnings_as_errors():
+            run_study(path, progress=False)
+            for _ in range(2):
+                df = gansearch.trials_dataframe(path)
+        assert (df["state"] == "complete").sum() == 2 and df["artifacts_s"].notna().all()
+        assert not list(path.parent.glob("runs/*/journal.log.mismatch-*"))
+
+
+def test_a_damaged_trial_record_never_stops_a_study_from_opening(copy_of):
+    path, log = copy_of
+    record = log.parent / "trials" / "00000" / "trial.json"
+    import json
+
+    data = json.loads(record.read_text())
+    data.update(user_attrs=None, value="not a number")
+    record.write_text(json.dumps(data))
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() == 2
+
+
+def test_a_renamed_study_beside_the_old_ones_records_opens_as_not_run_yet(copy_of):
+    path, log = copy_of
+    path.write_text(path.read_text().replace("name: tiny", "name: renamed") + f"output: {log.parent}\n")
+    result = CliRunner().invoke(cli, ["trials", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "study 'renamed' not found" in result.stderr

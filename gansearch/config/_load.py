@@ -209,7 +209,7 @@ def _read_limited(path: Path, file: str) -> str:
     claims."""
     mode = path.stat().st_mode
     if stat.S_ISDIR(mode):
-        raise StudyConfigError("is a folder, not a study file", file=file)
+        raise StudyConfigError("is a folder, not a study file; give the path of a .yaml file", file=file)
     if not stat.S_ISREG(mode):
         kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                 else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")

@@ -2,7 +2,7 @@
 
 import math
 
-from gansearch.confirm._statistics import Summary
+from gansearch.confirm._statistics import Summary, tie
 
 
 def _num(value, digits: int = 4) -> str:
@@ -24,12 +24,14 @@ def confirmation_text(summary: Summary, search_steps: int) -> str:
     steps = summary.steps or 0
     lines = [f"confirmed {len(summary.rows)} architectures x {summary.seeds} seeds at {steps} steps "
              f"({steps / search_steps:.3g}x the search's {search_steps}); lower is better:"]
-    head = f"{'rank':>4} {'trial':>6} {'':<9} {'search score':>17} {'confirmed (mean ± sd)':>23} {'seeds':>6}"
+    head = f"{'rank':>4} {'trial':>6} {'':<9} {'search score':>17} {'confirmed (mean ± sd)':>23} {'tie':>3} {'seeds':>6}"
     lines.append(head)
+    first = summary.row(summary.confirmed_best) if summary.confirmed_best is not None else None
     for r in summary.rows:
         seeds = f"{r.seeds}/{r.seeds + r.failed}"
+        tied = "tie" if first is not None and r.score is not None and tie(r, first) else ""
         lines.append(f"{r.rank or '-':>4} {r.number:>6} {('baseline' if r.baseline else ''):<9} "
-                     f"{_pm(r.search_score, r.search_se):>17} {_pm(r.score, r.sd):>23} {seeds:>6}"
+                     f"{_pm(r.search_score, r.search_se):>17} {_pm(r.score, r.sd):>23} {tied:>3} {seeds:>6}"
                      + (f"  ({r.failed} diverged)" if r.failed else ""))
     names = [k for k in (summary.rows[0].metrics if summary.rows else {})]
     if names:

@@ -64,9 +64,9 @@ def interpolation_grid(generator, rows: int = INTERPOLATION_ROWS, steps: int = I
     return with_row_labels(to_grid(images, columns=steps), tuple(f"seed {r}" for r in range(rows)))
 
 
-def latent_section(generator, number: int) -> str:
+def latent_section(generator, number: int, which: str = "the best") -> str:
     grid = interpolation_grid(generator)
-    return (f"<p>Trial {number}, the best: each row walks from one random latent to another along the sphere "
+    return (f"<p>Trial {number}, {which}: each row walks from one random latent to another along the sphere "
             "(spherical interpolation, fixed seeds). Smooth changes mean a smooth latent space; a row that jumps "
             "or repeats one image shows where it is not (or mode collapse).</p>"
             + img(png_uri(grid), "latent interpolations", "samples"))
@@ -161,6 +161,9 @@ def confirmation_section(summary, output_dir) -> str:
         ax.errorbar(r.search_score, r.score, xerr=r.search_se or 0, yerr=r.sd or 0, fmt="*" if r.baseline else "o",
                     markersize=10 if r.baseline else 5, capsize=3, color="#ff7f0e" if r.baseline else "#1f77b4")
         ax.annotate(f"#{r.number}", (r.search_score, r.score), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.plot([], [], "o", color="#1f77b4", label="searched architecture")
+    ax.plot([], [], "*", color="#ff7f0e", markersize=10, label="baseline")
+    ax.legend(loc="best", fontsize=8)
     ax.set_xlabel("search score ± se (short training, one seed)")
     ax.set_ylabel(f"confirmed score, mean ± sd over seeds ({summary.steps} steps)")
     ax.set_title("Does the short training predict the long one?")
@@ -174,12 +177,15 @@ def confirmation_section(summary, output_dir) -> str:
                "no": "the search's best is not the confirmed best, beyond noise"}[summary.best_holds]
     text = (f"<p>{len(scored)} architectures, {summary.seeds} seeds each. Spearman {fmt(summary.spearman, summary.spearman_ci)}, "
             f"Kendall {fmt(summary.kendall, summary.kendall_ci)} (95% bootstrap intervals over architectures); "
+            f"one seed against the other seeds' mean: Spearman {fmt(summary.seed_agreement, (math.nan, 0))} (the most "
+            "any single run can reach here); "
             f"{html.escape(verdict)} (trial {summary.search_best} searched best, trial {summary.confirmed_best} "
             "confirmed best).</p>")
     winners = []
     for r in scored[:3]:
-        grids = [img(png_uri_file(output_dir / "confirm" / s), f"confirmed samples of trial {r.number}", "samples")
-                 for s in r.samples if s and (output_dir / "confirm" / s).exists()]
+        grids = [f"<figure>{img(png_uri_file(output_dir / 'confirm' / s), f'confirmed samples of trial {r.number}', 'samples')}"
+                 f"<figcaption class='meta'>seed {k + 1}</figcaption></figure>"
+                 for k, s in enumerate(r.samples) if s and (output_dir / "confirm" / s).exists()]
         winners.append(f"<div class='card'><h3>confirmed #{r.rank}: trial {r.number}, {r.score:.4g}"
                        + (f" ± {r.sd:.2g}" if r.sd is not None else "") + "</h3><div class='pair'>"
                        + "".join(grids) + "</div></div>")

@@ -222,7 +222,7 @@ def gallery(study, df, output_dir: Path, registry=None) -> str:
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{margin-bottom:0}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 6px}img.plot{max-width:100%}img.samples{image-rendering:pixelated;
-max-width:100%}.pair{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.card{margin:1em 0;padding-top:.5em;
+max-width:100%}.pair{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.pair figure{margin:0}.card{margin:1em 0;padding-top:.5em;
 border-top:1px solid #ddd}.meta{color:#666}.caveat{color:#8a5a00}"""
 
 SCRIPT = """window.addEventListener('error',function(e){document.body.dataset.errors=
@@ -239,13 +239,18 @@ def generator_sections(study_file, config, study, df) -> list[tuple[str, str]]:
     if config.task != "generate" or done.empty:
         return []
     best = [int(n) for n in done["number"].head(SPECTRUM_TRIALS)]
+    summary = df.attrs.get("confirmed")
+    which = "the best"
+    if summary is not None and summary.confirmed_best is not None:  # what longer training said comes first
+        best = [summary.confirmed_best] + [n for n in best if n != summary.confirmed_best][:SPECTRUM_TRIALS - 1]
+        which = "the best confirmed"
     try:
         generators = [(n, load_generator(study_file, n)) for n in best]
         real = prepare(study_file).data
     except GansearchError as exc:  # the data or a plugin moved since the run: say so, draw the rest
         note = f"<p>Could not load the generators or the data: {html.escape(str(exc))}</p>"
         return [("Latent space", note), ("Power spectra", note)]
-    return [("Latent space", latent_section(generators[0][1], best[0])),
+    return [("Latent space", latent_section(generators[0][1], best[0], which)),
             ("Power spectra", spectra_plot(real, generators)
              + "<p class='meta'>Transposed convolutions leave peaks at the frequencies their strides produce "
              "(checkerboard artifacts); a curve above the real one at high frequencies is noise or such "

@@ -151,9 +151,11 @@ def _confirmed(summary, number: int, ties: list[int]) -> dict | None:
     row = summary.row(number) if summary is not None else None
     if row is None:
         return None
+    base = next((r for r in summary.rows if r.baseline and r.score is not None), None)
     return {"score": row.score, "sd": row.sd, "se": row.se, "seeds": row.seeds, "diverged": row.failed,
             "rank": row.rank, "of": sum(r.rank is not None for r in summary.rows), "steps": summary.steps,
-            "metrics": row.metrics, "ties": ties}
+            "metrics": row.metrics, "ties": ties,
+            "baseline": None if base is None else {"number": base.number, "name": base.baseline, "score": base.score}}
 
 
 def _layers(study_file, arch: dict | None) -> list[dict]:

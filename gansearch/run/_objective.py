@@ -1,6 +1,7 @@
 """A trial from Optuna's ask to its tell, advanced a step at a time."""
 
 import contextlib
+import copy
 import math
 import time
 import warnings
@@ -197,7 +198,7 @@ class TrialRun:
         for net, x in ((self.g, generator_input(arch, batch, self.o.device)),
                        (self.training.d, discriminator_input(arch, batch, self.o.device))):
             with contextlib.suppress(Exception):
-                found = blame(net, x)
+                found = blame(copy.deepcopy(net), x)  # a copy: the trial's weights and statistics are saved as they are
                 if found is not None:
                     return found
         return None

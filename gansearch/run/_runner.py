@@ -74,14 +74,11 @@ def drive(prepared, path, plan, workers=None, progress=True, entry_points=None, 
                     timeline or Untimed())
     except OutputFolderLost:
         raise
-    except Exception as exc:  # noqa: BLE001 - a full disk or a vanished folder, however deep it surfaced, is one line
+    except Exception as exc:  # noqa: BLE001 - a full disk, however deep it surfaced, is one line
         cause = disk_full_cause(exc)
-        if cause is not None:
-            raise GansearchError(f"{cfg.file}: the run stopped: {disk_full_message(cause)}") from None
-        lost = None if isinstance(exc, GansearchError) else output_lost(cfg)  # a domain error says its own cause
-        if lost is not None:
-            raise lost from None
-        raise
+        if cause is None:
+            raise
+        raise GansearchError(f"{cfg.file}: the run stopped: {disk_full_message(cause)}") from None
 
 
 def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, timeline):
@@ -98,7 +95,7 @@ def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, ti
     # for every worker; an extractor that cannot be built (inception without weights) stops here, nothing written
     timeline.mark("score: extractors and real features",
                   extractors_s={k: round(v, 3) for k, v in scorer.build_seconds.items()})
-    with sigterm_as_interrupt(), opened_for_run(cfg) as (study, created):
+    with sigterm_as_interrupt(), opened_for_run(cfg) as (study, created), folder_kept(cfg):
         target = plan.begin(study, prepared, scorer, created)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         timeline.mark("open study: lock, repair, resume")
@@ -125,6 +122,21 @@ def _run(prepared, path, plan, workers, progress, entry_points, out, verbose, ti
     if stopped:
         raise output_lost(cfg) or GansearchError(f"{cfg.file}: the run stopped: {stopped}")
     return open_study(cfg, create=False)
+
+
+@contextlib.contextmanager
+def folder_kept(cfg):
+    """Around a run's trials, once it holds its output folder: an error that surfaces because the folder
+    (or its journal) was deleted meanwhile, however deep, becomes one line saying so (``OutputFolderLost``)."""
+    try:
+        yield
+    except GansearchError:  # a domain error says its own cause
+        raise
+    except Exception:  # noqa: BLE001
+        lost = output_lost(cfg)
+        if lost is None or disk_full_cause(sys.exc_info()[1]) is not None:
+            raise
+        raise lost from None
 
 
 def record_identity(study: optuna.Study, prepared: Prepared, scorer) -> None:

@@ -1,6 +1,7 @@
 """Where an interrupt (Ctrl-C, SIGTERM) may land in a trial, and where it waits."""
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -79,9 +80,25 @@ _ALARM = {"limit": None, "installed": False}
 
 def _alarm(signum, frame):
     limit = _ALARM["limit"]
-    if limit is not None:
-        _ALARM["limit"] = None
-        raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+    if limit is None:
+        return
+    if _in_storage(frame):  # Optuna is writing the trial (a journal lock held): raised once it is done
+        signal.setitimer(signal.ITIMER_REAL, STORAGE_RETRY_S)
+        return
+    _ALARM["limit"] = None
+    raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+
+
+STORAGE_RETRY_S = 0.05
+
+
+def _in_storage(frame) -> bool:
+    """Whether ``frame`` runs inside Optuna (suggest, report, set_user_attr: storage writes and their locks)."""
+    while frame is not None:
+        if f"{os.sep}optuna{os.sep}" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager

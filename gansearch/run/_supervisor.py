@@ -30,7 +30,7 @@ from gansearch.run._signals import deliver
 INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped it
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
-STUCK_GRACE_S = 30.0  # past a trial's time limit, how long its worker's own alarm gets before the worker is killed
+STUCK_GRACE_S = 30.0  # past twice a trial's time limit, how long before its worker is killed (its own alarm failed)
 PR_SET_PDEATHSIG = 1
 KEPT_ON_RERUN = ("baseline", "confirm_of", "replicate", "confirm_seed")  # what a queued trial is, kept when requeued
 
@@ -119,6 +119,7 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
     procs = []
     restarts = [0] * len(slots)
     seen_failed = set()
+    stuck_pids = {}  # workers killed for a trial stuck past its time limit
     results = {}
     tag = f"{socket.gethostname()}:"
     try:
@@ -139,14 +140,18 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
                         study.enqueue_trial(t.params, user_attrs={**keep, "rerun_of": t.number})
                         seen_failed.add(t.number)
                         bar.write(f"trial {t.number} failed: worker {i} was {why}; the trial is queued again")
-                if restarts[i] < MAX_RESTARTS:
+                if proc.pid in stuck_pids:  # killed by stuck(), which said so: replaced, not counted
+                    procs[i] = start(i)
+                elif restarts[i] < MAX_RESTARTS:
                     restarts[i] += 1
                     bar.write(f"worker {i} was {why}; a new worker takes its place")
                     procs[i] = start(i)
                 else:
                     results[i] = f"worker {i} was {why} {restarts[i] + 1} times"
             trials = study.get_trials(deepcopy=False)
-            stuck(study, trials, procs, cfg.trial_limit, tag, bar)
+            replaced = stuck(study, trials, procs, cfg.trial_limit, tag, bar)
+            seen_failed.update(replaced.values())
+            stuck_pids.update(replaced)
             progress.show(bar, trials)
             for t in trials:
                 if t.state == TrialState.FAIL and t.number not in seen_failed:
@@ -171,29 +176,36 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
     return errors[0] if errors else None
 
 
-def stuck(study, trials, procs, limit, tag, bar) -> None:
-    """Trials past their time limit by ``STUCK_GRACE_S`` (hung where their worker's own alarm cannot reach,
-    inside C code): failed with the reason, and their workers killed; the loop above starts new ones."""
+def stuck(study, trials, procs, limit, tag, bar) -> dict[int, int]:
+    """Trials past their time limit by ``STUCK_GRACE_S`` plus the limit again (hung where their worker's own
+    alarm cannot reach, inside C code; the extra limit leaves room for another interleaved trial's longest
+    step): failed with the reason, and their workers killed, to be replaced. Returns {pid killed: trial}."""
     if limit is None:
-        return
+        return {}
     from gansearch.store._open import fail_trial
 
     now = datetime.datetime.now()
-    pids = {p.pid: i for i, p in enumerate(procs) if p.is_alive()}
+    pids = [p.pid for p in procs if p.is_alive()]
+    killed = {}
     for t in trials:
         if t.state != TrialState.RUNNING or t.datetime_start is None:
             continue
-        if (now - t.datetime_start).total_seconds() < limit + STUCK_GRACE_S:
+        if (now - t.datetime_start).total_seconds() < 2 * limit + STUCK_GRACE_S:
             continue
         owner = t.user_attrs.get("worker", "")
         pid = next((p for p in pids if owner.startswith(f"{tag}{p}@")), None)
-        if pid is None:
+        if pid is None or pid in killed:
             continue
-        fail_trial(study, t, f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout) and "
-                             "could not be interrupted; its worker was replaced")
+        try:
+            fail_trial(study, t, f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout) "
+                                 "and could not be interrupted; its worker was replaced")
+        except Exception:  # noqa: BLE001 - it finished meanwhile: nothing is stuck
+            continue
         bar.write(f"trial {t.number} failed: stuck past its time limit of {limit:g} s; its worker is replaced")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        killed[pid] = t.number
+    return killed
 
 
 def stop(procs, grace: float = STOP_GRACE_S, sig=signal.SIGINT) -> None:

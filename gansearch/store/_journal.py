@@ -140,6 +140,15 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def free_name(path: Path) -> Path:
+    """``path``, or ``path~1``, ``path~2``, ... : the first that does not exist (a backup never overwrites one)."""
+    n = 1
+    while path.exists():
+        path = path.with_name(f"{path.name.split('~')[0]}~{n}")
+        n += 1
+    return path
+
+
 def repair(path: Path) -> Repair | None:
     """Repair the journal at ``path`` in place if it is damaged (only while no process writes to it)."""
     path = Path(path)
@@ -149,11 +158,7 @@ def repair(path: Path) -> Repair | None:
     records, damaged, cut = repaired_records(data)
     if damaged == 0:
         return None
-    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while backup.exists():
-        backup = backup.with_name(f"{backup.name.split('~')[0]}~{n}")
-        n += 1
+    backup = free_name(path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
     write_atomically(backup, data)
     write_atomically(path, b"".join(r + b"\n" for r in records))
     return Repair(path, backup, len(records), damaged, cut)
@@ -188,7 +193,10 @@ except ImportError:  # Windows: no advisory locks; readers then never repair (a 
     fcntl = None
 
 
-def run_holds(lock: Path, patience: float = 2.0) -> bool:
+READER_HOLD_S = 5.0  # how long a command reading a study may hold its run.lock (repairing, cross-checking)
+
+
+def run_holds(lock: Path, patience: float = READER_HOLD_S) -> bool:
     """Whether a ``gansearch run`` holds ``lock`` (the study's run.lock): held for ``patience`` seconds,
     so a reader repairing the journal for a moment is not taken for a run."""
     if fcntl is None or not lock.exists():

@@ -123,20 +123,28 @@ def run_lock(cfg):
         return
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     with open(cfg.output_dir / "run.lock", "a") as lock:
-        deadline = time.monotonic() + 2.0  # a reader may hold it a moment to repair the journal
+        deadline = time.monotonic() + journal.READER_HOLD_S  # a reader may hold it a moment to repair the journal
         alone = True
         while True:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    if not shared:
-                        raise _already_running(cfg) from None
+                pass
+            if shared:  # held shared: another run is alive; share the study with it at once
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
                     alone = False
-                    fcntl.flock(lock, fcntl.LOCK_SH)  # another run is alive: share the study with it
                     break
-                time.sleep(0.1)
+                except BlockingIOError:  # held exclusively: a reader, or a run handling stale trials: wait
+                    pass
+            if time.monotonic() >= deadline:
+                if not shared:
+                    raise _already_running(cfg) from None
+                alone = False
+                fcntl.flock(lock, fcntl.LOCK_SH)
+                break
+            time.sleep(0.1)
         try:
             if not (shared and alone):
                 yield alone

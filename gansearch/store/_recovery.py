@@ -7,7 +7,8 @@ holds the study's lock, so any command may do this, not only a run:
 - an emptied or deleted journal is rebuilt from the trials' ``trial.json`` records, trial numbers and
   files kept, all at once (a temporary journal renamed into place); records of an earlier study (another
   search space, data or score) are moved to ``trials-before-<time>/`` instead;
-- the journal is cross-checked against each finished trial's ``trial.json`` (written atomically, once):
+- the journal is cross-checked against each finished (complete or pruned) trial's ``trial.json`` (written
+  atomically, once):
   a trial whose score, state, parameters or attributes disagree (a flipped bit that is still valid JSON),
   a trial whose parameters a repair cut, and records numbered beyond the journal's trials (a repair cut
   records after a torn one that created a trial) are taken from their records. The journal is then
@@ -105,7 +106,7 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def disagreement(t: optuna.trial.FrozenTrial, record: dict) -> str | None:
+def disagreement(t: optuna.trial.FrozenTrial, record: dict, multi: bool = False) -> str | None:
     """How a finished trial in the journal differs from its ``trial.json`` (what the record holds, the
     journal may not contradict: Optuna forbids changing a finished trial), or None."""
     if record.get("state") not in ("COMPLETE", "PRUNED"):
@@ -113,15 +114,15 @@ def disagreement(t: optuna.trial.FrozenTrial, record: dict) -> str | None:
     if t.state.name != record["state"]:
         return f"state {t.state.name.lower()} in the journal, {record['state'].lower()} in trial.json"
     if t.state == TrialState.COMPLETE:
-        mine = t.values if isinstance(record.get("value"), list) else t.value
+        mine = t.values if multi or isinstance(record.get("value"), list) else t.value
         if _canonical(mine) != _canonical(record.get("value")):
             return f"score {mine} in the journal, {record.get('value')} in trial.json"
     if _canonical(t.params) != _canonical(record.get("params")):
         return "its parameters differ"
     steps = {str(k): v for k, v in t.intermediate_values.items()}
-    if _canonical(steps) != _canonical(record.get("intermediate_values", {})):
-        return "its reported scores differ"
-    attrs = record.get("user_attrs", {})
+    if not multi and _canonical(steps) != _canonical(record.get("intermediate_values", {})):
+        return "its reported scores differ"  # (a multi-objective trial reports nothing to Optuna: its record does)
+    attrs = record.get("user_attrs") or {}
     for key in sorted(set(attrs) & set(t.user_attrs) - {"samples", "generator", "restored_from"}):
         if _canonical(t.user_attrs[key]) != _canonical(attrs[key]):
             return f"attribute {key!r} differs"
@@ -134,7 +135,11 @@ def reconcile(cfg, stacklevel: int) -> None:
     records = {r["number"]: (folder, r) for folder, r in _records(cfg)}
     if not records:
         return
-    study = optuna.load_study(study_name=cfg.name, storage=JournalStorage(JournalFileBackend(str(cfg.journal_path))))
+    storage = JournalStorage(JournalFileBackend(str(cfg.journal_path)))
+    names = [s.study_name for s in storage.get_all_studies()]
+    if names != [cfg.name]:  # not created yet (a new name), or several studies: a rewrite would lose the others
+        return
+    study = optuna.load_study(study_name=cfg.name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     taken, said = {}, []  # number -> the record that replaces the journal's trial; what to say
     for t in trials:
@@ -142,7 +147,10 @@ def reconcile(cfg, stacklevel: int) -> None:
             continue
         folder, record = records[t.number]
         if t.state in FINISHED:
-            why = disagreement(t, record)
+            try:
+                why = disagreement(t, record, multi=len(study.directions) > 1)
+            except (TypeError, ValueError, AttributeError, RuntimeError, KeyError):  # a damaged record: the journal's
+                why = None
             if why is not None:
                 taken[t.number] = records[t.number]
                 said.append(f"trial {t.number}: {why}")
@@ -163,13 +171,17 @@ def reconcile(cfg, stacklevel: int) -> None:
             frozen[n] = frozen_trial(folder, record, cfg.output_dir)
         except (AttributeError, ValueError, KeyError, TypeError):  # a damaged record: the journal's trial stays
             continue
+        if n < len(trials):  # what the journal holds beyond the record (written after it: artifacts_s) is kept
+            extra = {k: v for k, v in trials[n].user_attrs.items() if k not in frozen[n].user_attrs}
+            frozen[n].user_attrs = {**extra, **frozen[n].user_attrs}
     if not frozen:
         return
-    backup = cfg.journal_path.with_name(f"{cfg.journal_path.name}.mismatch-{time.strftime('%Y%m%d-%H%M%S')}")
+    backup = journal.free_name(cfg.journal_path.with_name(
+        f"{cfg.journal_path.name}.mismatch-{time.strftime('%Y%m%d-%H%M%S')}"))
     tmp = cfg.journal_path.with_name(f".{cfg.journal_path.name}.reconcile")
     tmp.unlink(missing_ok=True)
     new = _copy_of_study(study, tmp)
-    for n in range(max(len(trials), max(frozen) + 1)):
+    for n in range(max(len(trials), max(taken) + 1)):  # a number whose record cannot be restored stays taken
         if n in frozen:
             new.add_trial(frozen[n])
         elif n < len(trials):

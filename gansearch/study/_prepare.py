@@ -3,11 +3,13 @@
 ``prepare`` does every check before anything is written, so bad input creates no study.
 """
 
+import contextlib
 import dataclasses
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -117,21 +119,25 @@ def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
 
 
 PEAK_COPIES = 3  # a loader's peak: the float images and the temporaries that resizing and scaling them make
+MEMORY_SHARE = 0.8  # of the memory available, what loading may take (training, scoring and workers need the rest)
 
 
 def available_memory() -> int | None:
-    """Bytes of memory this machine can give without swapping (Linux: MemAvailable), or None if unknown."""
+    """Bytes of memory this process can be given without swapping: the machine's (Linux: MemAvailable), or
+    its container's (cgroup v2 memory.max less memory.current) if that is less; None if unknown."""
+    found = []
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
     except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    with contextlib.suppress(OSError, ValueError):
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    return min(found) if found else None
 
 
 def check_memory(dataset, request: DataRequest, file) -> None:
@@ -146,11 +152,12 @@ def check_memory(dataset, request: DataRequest, file) -> None:
     r = request.resolution
     size = n * request.channels * r * r * 4
     free = available_memory()
-    if free is None or size * PEAK_COPIES <= free:
+    if free is None or size * PEAK_COPIES <= MEMORY_SHARE * free:
         return
     raise StudyConfigError(f"dataset {dataset.name!r} at {r}x{r}: {n:,} images x {request.channels} channel(s) "
                            f"as float32 take {_gb(size)}, about {_gb(size * PEAK_COPIES)} while loading, more than "
-                           f"the {_gb(free)} of memory available; lower data.resolution or use fewer images",
+                           f"{MEMORY_SHARE:.0%} of the {_gb(free)} of memory available; lower data.resolution or "
+                           "use fewer images",
                            file=file, key="data.resolution")
 
 
