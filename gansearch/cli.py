@@ -397,8 +397,9 @@ def best(study, as_json, number, confirmed):
     if costs.get("g_macs") is not None:
         click.echo(f"cost: {costs['g_params']:,} parameters, {costs['g_macs']:,} MACs per image, "
                    f"{costs['g_latency_ms']:.3g} ms per batch of {costs['latency_batch']}")
-    click.echo(f"samples: {info.samples}")
-    click.echo(f"generator weights: {info.generator}")
+    for label, file in (("samples", info.samples), ("generator weights", info.generator)):
+        gone = file is not None and not Path(file).exists()
+        click.echo(f"{label}: {file}" + ("  (missing: was the trial's folder deleted or moved?)" if gone else ""))
 
 
 @cli.command()

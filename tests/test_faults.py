@@ -625,3 +625,11 @@ def test_a_renamed_study_beside_the_old_ones_records_opens_as_not_run_yet(copy_o
     result = CliRunner().invoke(cli, ["trials", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert "study 'renamed' not found" in result.stderr
+
+
+def test_best_says_when_a_trials_files_are_missing(finished_study):
+    shutil.rmtree(finished_study.parent / "runs" / "tiny" / "trials" / "00000")
+    result = CliRunner().invoke(cli, ["best", str(finished_study), "--trial", "0"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("samples:", "generator weights:"))]
+    assert len(lines) == 2 and all(line.endswith("(missing: was the trial's folder deleted or moved?)") for line in lines)
