@@ -233,3 +233,26 @@ def test_a_trials_time_limit_waits_for_optunas_storage_writes():
                 time.sleep(0.01)
     assert done == ["written"]
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing left armed
+
+
+def test_one_trials_deadline_never_stops_another_trial_in_the_same_worker():
+    """Interleaved trials share one timer: when it fires for trial A's deadline while trial B advances,
+    B goes on until its own deadline."""
+    import time
+
+    from gansearch.errors import TrialTimedOut
+    from gansearch.run import _signals
+
+    start = time.monotonic()
+    with _signals.time_limited(start + 0.1, 0.1):  # trial A: a quick step, its timer armed
+        pass
+    with _signals.time_limited(start + 0.6, 0.6):  # trial B: busy past A's deadline, not past its own
+        while time.monotonic() - start < 0.3:
+            pass
+    with pytest.raises(TrialTimedOut, match="limit of 0.6 s"):
+        with _signals.time_limited(start + 0.6, 0.6):  # B again: now it hangs
+            time.sleep(5)
+    assert time.monotonic() - start < 2
+    with pytest.raises(TrialTimedOut):  # A's next step: past its deadline, refused at once
+        with _signals.time_limited(start + 0.1, 0.1):
+            pass

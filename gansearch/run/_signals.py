@@ -70,26 +70,41 @@ def raise_pending() -> None:
         raise KeyboardInterrupt(reason)
 
 
-# A trial's time limit (``trial_timeout``): while a trial advances, a timer is armed for what is left of its
-# limit; if the step hangs (a plugin's forward that never returns), SIGALRM raises ``TrialTimedOut`` in it,
-# and the trial fails with that reason while its worker goes on. Python-level hangs and sleeps are
-# interrupted this way; a hang inside C code is not: the run's supervisor kills such a worker and starts
-# another (``gansearch.run._supervisor``).
-_ALARM = {"limit": None, "installed": False}
+# A trial's time limit (``trial_timeout``). One process-wide timer is armed for the earliest deadline of the
+# trials that advance; while a trial advances, it is the ``current`` one. When the timer fires: if the
+# current trial is past its deadline (its step hangs: a plugin's forward that never returns), SIGALRM raises
+# ``TrialTimedOut`` in it and the trial fails with that reason while its worker goes on; if it is not, the
+# timer is armed again for its deadline (a trial past its own is caught when it next advances). A step costs
+# no system call. Python-level hangs and sleeps are interrupted this way; a hang inside C code is not: the
+# run's supervisor kills such a worker and starts another (``gansearch.run._supervisor``).
+_ALARM = {"current": None, "armed_for": None, "installed": False}
+STORAGE_RETRY_S = 0.05
+
+
+def _timed_out(limit: float) -> TrialTimedOut:
+    return TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+
+
+def _arm(at: float) -> None:
+    signal.setitimer(signal.ITIMER_REAL, max(at - time.monotonic(), 0.001))
+    _ALARM["armed_for"] = at
 
 
 def _alarm(signum, frame):
-    limit = _ALARM["limit"]
-    if limit is None:
+    _ALARM["armed_for"] = None
+    current = _ALARM["current"]
+    if current is None:  # between steps: a trial past its deadline is caught when it next advances
+        return
+    deadline, limit = current
+    now = time.monotonic()
+    if now < deadline:  # another trial's deadline passed: wait for this one's
+        _arm(deadline)
         return
     if _in_storage(frame):  # Optuna is writing the trial (a journal lock held): raised once it is done
-        signal.setitimer(signal.ITIMER_REAL, STORAGE_RETRY_S)
+        _arm(now + STORAGE_RETRY_S)
         return
-    _ALARM["limit"] = None
-    raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
-
-
-STORAGE_RETRY_S = 0.05
+    _ALARM["current"] = None
+    raise _timed_out(limit)
 
 
 def _in_storage(frame) -> bool:
@@ -108,19 +123,19 @@ def time_limited(deadline: float | None, limit: float | None):
     if deadline is None:
         yield
         return
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TrialTimedOut(f"timed out: the trial ran longer than its limit of {limit:g} s (trial_timeout)")
+    if time.monotonic() >= deadline:
+        raise _timed_out(limit)
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     if not _ALARM["installed"]:
         signal.signal(signal.SIGALRM, _alarm)
         _ALARM["installed"] = True
-    _ALARM["limit"] = limit
-    signal.setitimer(signal.ITIMER_REAL, left)
+    armed = _ALARM["armed_for"]
+    if armed is None or armed > deadline:
+        _arm(deadline)
+    previous, _ALARM["current"] = _ALARM["current"], (deadline, limit)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        _ALARM["limit"] = None
+        _ALARM["current"] = previous
