@@ -29,6 +29,9 @@ from gansearch.train._randomness import TrialRandom
 from gansearch.train._trainer import Training, memory_format
 
 
+NO_LIMIT = contextlib.nullcontext()  # a trial without a time limit (reusable: it holds nothing)
+
+
 class Objective:
     """What a worker's trials share: the study, its data on the device, and the scorer. ``start`` turns
     an asked Optuna trial into a ``TrialRun`` in a lane."""
@@ -73,7 +76,8 @@ class TrialRun:
 
     def advance(self) -> bool:
         """Set up (first call), else one training step and its evaluation when due. True once complete."""
-        with interruptible(), time_limited(self.deadline, self.limit), self.lane.active():  # an interrupt is recorded
+        limited = NO_LIMIT if self.deadline is None else time_limited(self.deadline, self.limit)
+        with interruptible(), limited, self.lane.active():  # an interrupt is recorded
             # as this trial's failure only from in here; so is running past the trial's time limit
             if self.training is None:
                 self._setup()
