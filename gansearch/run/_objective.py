@@ -14,6 +14,7 @@ from gansearch.errors import ArtifactError, GansearchError, TrialDiverged
 from gansearch.nets._builder import blame, build_pair, count_params
 from gansearch.nets._costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
 from gansearch.plugins._augmentation import make_policy
+from gansearch.run import _watchdog as watchdog
 from gansearch.run._signals import interruptible, time_limited
 from gansearch.score._translate import scorer_for
 from gansearch.search._objectives import is_multi, should_prune_on_quality
@@ -27,7 +28,6 @@ from gansearch.study._prepare import Prepared
 from gansearch.train._interleave import Lane
 from gansearch.train._randomness import TrialRandom
 from gansearch.train._trainer import Training, memory_format
-
 
 NO_LIMIT = contextlib.nullcontext()  # a trial without a time limit (reusable: it holds nothing)
 
@@ -73,6 +73,8 @@ class TrialRun:
         self.heartbeat.__enter__()
         self.limit = objective.p.config.trial_limit  # seconds, or None
         self.deadline = None if self.limit is None else time.monotonic() + self.limit
+        if self.limit is not None:
+            watchdog.watch(self, self.limit, study, trial)
 
     def advance(self) -> bool:
         """Set up (first call), else one training step and its evaluation when due. True once complete."""
@@ -185,6 +187,7 @@ class TrialRun:
             record.write(self.trial)
         finally:
             self.heartbeat.__exit__(None, None, None)
+            watchdog.forget(self)
         values = self.value if self.state == TrialState.COMPLETE else None
         frozen = self.study.tell(self.trial, values, state=None if values is not None else self.state)
         self.told = True

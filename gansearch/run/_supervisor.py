@@ -26,11 +26,12 @@ from optuna.trial import TrialState
 from gansearch.errors import GansearchWarning
 from gansearch.run import _progress as progress
 from gansearch.run._signals import deliver
+from gansearch.run._watchdog import stuck_after
 
 INTERRUPTED = "interrupted"  # a worker's result when Ctrl-C or SIGTERM stopped it
 STOP_GRACE_S = 3.0  # how long workers get to record their trials after Ctrl-C / SIGTERM
 MAX_RESTARTS = 3  # replacements per worker slot for workers killed from outside
-STUCK_GRACE_S = 30.0  # past twice a trial's time limit, how long before its worker is killed (its own alarm failed)
+STUCK_AFTER_WATCHDOG_S = 5.0  # how long after its own watchdog (``_watchdog``) a stuck worker is killed
 PR_SET_PDEATHSIG = 1
 KEPT_ON_RERUN = ("baseline", "confirm_of", "replicate", "confirm_seed")  # what a queued trial is, kept when requeued
 
@@ -177,9 +178,9 @@ def supervise(path, entry_points, cfg, slots, target, bar, verbose, derive=None,
 
 
 def stuck(study, trials, procs, limit, tag, bar) -> dict[int, int]:
-    """Trials past their time limit by ``STUCK_GRACE_S`` plus the limit again (hung where their worker's own
-    alarm cannot reach, inside C code; the extra limit leaves room for another interleaved trial's longest
-    step): failed with the reason, and their workers killed, to be replaced. Returns {pid killed: trial}."""
+    """Trials still running a while after their worker's own watchdog should have ended it (hung inside C
+    code holding the interpreter lock, where neither its alarm nor its watchdog thread runs): failed with
+    the reason, and their workers killed, to be replaced. Returns {pid killed: trial}."""
     if limit is None:
         return {}
     from gansearch.store._open import fail_trial
@@ -190,7 +191,7 @@ def stuck(study, trials, procs, limit, tag, bar) -> dict[int, int]:
     for t in trials:
         if t.state != TrialState.RUNNING or t.datetime_start is None:
             continue
-        if (now - t.datetime_start).total_seconds() < 2 * limit + STUCK_GRACE_S:
+        if (now - t.datetime_start).total_seconds() < stuck_after(limit) + STUCK_AFTER_WATCHDOG_S:
             continue
         owner = t.user_attrs.get("worker", "")
         pid = next((p for p in pids if owner.startswith(f"{tag}{p}@")), None)

@@ -10,6 +10,7 @@ import torch
 from optuna.trial import TrialState
 
 from gansearch.run import _progress as progress
+from gansearch.run import _watchdog as watchdog
 from gansearch.run._objective import Objective, fail_stale_trials
 from gansearch.run._progress import FINISHED
 from gansearch.run._signals import deferring_interrupts, raise_pending
@@ -46,6 +47,8 @@ def _work(prepared: Prepared, slot: WorkerSlot, index: int, target: int, timeout
     objective = Objective(prepared, device, worker=worker)
     sync(device)  # the data and real features, copied on the default stream, are there before any lane reads them
     lanes = lanes_for(device, slot.trials)
+    if cfg.trial_limit is not None:  # a trial hung where its alarm cannot reach ends this process
+        watchdog.start(str(cfg.file) if bar is not None else None)
     state = {"failures": 0, "last_failure": None, "disk_full": None}
     deadline = None if timeout is None else time.monotonic() + timeout
 
