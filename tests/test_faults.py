@@ -611,3 +611,45 @@ def test_a_run_training_in_its_own_process_stops_with_one_line_for_a_trial_no_si
     df = gansearch.trials_dataframe(path)
     assert list(df["state"]) == ["fail", "complete", "complete"]
     assert df.loc[0, "failure"].endswith("could not be interrupted; the run stopped")
+
+
+def test_a_healthy_study_is_never_rewritten_by_the_cross_check(tiny_study):
+    """Single- and multi-objective (which report nothing to Optuna between evaluations): no warning, no
+    rewrite, however often it is opened, and what only the journal holds (artifacts_s) is kept."""
+    for objectives in ("", "objectives: [score, g_macs]\n"):
+        path = tiny_study(name=f"study{len(objectives)}.yaml", n_trials=2)
+        path.write_text(path.read_text().replace("name: tiny", f"name: tiny{len(objectives)}") + objectives)
+        with warnings_as_errors():
+            run_study(path, progress=False)
+            for _ in range(2):
+                df = gansearch.trials_dataframe(path)
+        assert (df["state"] == "complete").sum() == 2 and df["artifacts_s"].notna().all()
+        assert not list(path.parent.glob("runs/*/journal.log.mismatch-*"))
+
+
+def test_a_damaged_trial_record_never_stops_a_study_from_opening(copy_of):
+    path, log = copy_of
+    record = log.parent / "trials" / "00000" / "trial.json"
+    import json
+
+    data = json.loads(record.read_text())
+    data.update(user_attrs=None, value="not a number")
+    record.write_text(json.dumps(data))
+    df = gansearch.trials_dataframe(path)
+    assert (df["state"] == "complete").sum() == 2
+
+
+def test_a_renamed_study_beside_the_old_ones_records_opens_as_not_run_yet(copy_of):
+    path, log = copy_of
+    path.write_text(path.read_text().replace("name: tiny", "name: renamed") + f"output: {log.parent}\n")
+    result = CliRunner().invoke(cli, ["trials", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "study 'renamed' not found" in result.stderr
+
+
+def test_best_says_when_a_trials_files_are_missing(finished_study):
+    shutil.rmtree(finished_study.parent / "runs" / "tiny" / "trials" / "00000")
+    result = CliRunner().invoke(cli, ["best", str(finished_study), "--trial", "0"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("samples:", "generator weights:"))]
+    assert len(lines) == 2 and all(line.endswith("(missing: was the trial's folder deleted or moved?)") for line in lines)
