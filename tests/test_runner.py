@@ -256,3 +256,13 @@ def test_one_trials_deadline_never_stops_another_trial_in_the_same_worker():
     with pytest.raises(TrialTimedOut):  # A's next step: past its deadline, refused at once
         with _signals.time_limited(start + 0.1, 0.1):
             pass
+
+
+def test_no_timer_is_left_armed_after_trials_with_a_time_limit(tiny_study):
+    """A timer left armed after the last trial would kill the process (SIGALRM) as it exits."""
+    import signal
+
+    path = tiny_study(n_trials=2)
+    path.write_text(path.read_text() + "trial_timeout: 600\n")
+    run_study(path, progress=False)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

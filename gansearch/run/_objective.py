@@ -15,7 +15,7 @@ from gansearch.nets._builder import blame, build_pair, count_params
 from gansearch.nets._costs import LATENCY_BATCH, discriminator_input, generator_input, latency_ms, macs
 from gansearch.plugins._augmentation import make_policy
 from gansearch.run import _watchdog as watchdog
-from gansearch.run._signals import interruptible, time_limited
+from gansearch.run._signals import interruptible, time_limited, trial_ended
 from gansearch.score._translate import scorer_for
 from gansearch.search._objectives import is_multi, should_prune_on_quality
 from gansearch.search._objectives import values as objective_values
@@ -188,6 +188,7 @@ class TrialRun:
         finally:
             self.heartbeat.__exit__(None, None, None)
             watchdog.forget(self)
+            trial_ended()
         values = self.value if self.state == TrialState.COMPLETE else None
         frozen = self.study.tell(self.trial, values, state=None if values is not None else self.state)
         self.told = True

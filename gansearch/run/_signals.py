@@ -139,3 +139,11 @@ def time_limited(deadline: float | None, limit: float | None):
         yield
     finally:
         _ALARM["current"] = previous
+
+
+def trial_ended() -> None:
+    """A trial is over: the timer is disarmed (a trial still running arms it again when it next advances),
+    so that none is left to fire after the last trial, when the process may be exiting without our handler."""
+    if _ALARM["armed_for"] is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _ALARM["armed_for"] = None
