@@ -214,7 +214,7 @@ def test_data_that_would_not_fit_in_memory_is_refused_before_loading(tmp_path, m
 
     monkeypatch.setattr(_prepare, "available_memory", lambda: 4 * 10**9)
     monkeypatch.setattr(datasets, "_digits", lambda: pytest.fail("the data was loaded"))
-    path = write_study({"data.resolution": 1024})
+    path = write_study({"data.resolution": 1024, "workers": 1})
     result = invoke(tmp_path, monkeypatch, "run", "--no-progress", str(path))
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     memory = [line for line in result.stderr.splitlines() if "data.resolution" in line]  # (depth is said too)
@@ -222,3 +222,19 @@ def test_data_that_would_not_fit_in_memory_is_refused_before_loading(tmp_path, m
                       "as float32 take 7.5 GB, about 22.6 GB while loading, more than 80% of the 4.0 GB of memory available; "
                       "lower data.resolution or use fewer images"]
     assert_nothing_created(tmp_path)
+
+
+def test_the_memory_check_counts_each_worker_process_that_loads_the_data(tmp_path, monkeypatch, write_study):
+    """digits at 256x256 is 0.47 GB: 1.4 GB while one process loads it fits in 3 GB; two worker processes
+    loading at once, besides the run's own copy, do not."""
+    from gansearch.study import _prepare
+
+    monkeypatch.setattr(_prepare, "available_memory", lambda: 3 * 10**9)
+    path = write_study({"data.resolution": 256, "workers": 2, "devices": "cpu"})
+    result = invoke(tmp_path, monkeypatch, "run", "--no-progress", str(path))
+    memory = [line for line in result.stderr.splitlines() if "data.resolution: dataset" in line]
+    assert result.exit_code == 2 and len(memory) == 1, result.output
+    assert "about 3.3 GB while 2 worker processes load it" in memory[0] and memory[0].endswith("or fewer workers")
+    assert_nothing_created(tmp_path)
+    one = _prepare.worker_processes(_prepare.load_config(write_study({"workers": 1, "devices": "cpu"})))
+    assert one == 1

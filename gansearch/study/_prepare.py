@@ -26,7 +26,7 @@ from gansearch.score._translate import translate_plan
 from gansearch.search._baseline import Baseline, make_baseline
 from gansearch.search._space import SearchSpace
 from gansearch.store._storage import sqlite_path
-from gansearch.train._devices import cuda_count, host_cores, max_workers, resolve_devices
+from gansearch.train._devices import cuda_count, host_cores, max_workers, plan_workers, resolve_devices
 
 FEW_HELD_OUT = 20  # a translate study scoring on fewer held-out pairs is warned that its scores are noisy
 
@@ -61,14 +61,26 @@ def prepare(path, *, load_data: bool = True, entry_points: bool | None = None, r
     prepared = Prepared(config, registry, space, plan=plan, baseline=baseline)
     if load_data and dataset is not None and not problems.touch("data", "task", "translate", "seed"):
         with problems.check():
-            load_study_data(prepared, dataset, warn=run)  # 4. the data
+            load_study_data(prepared, dataset, warn=run,  # 4. the data
+                            processes=1 if not run or problems.touch("workers", "devices", "trials_per_worker")
+                            else worker_processes(config, workers))
     problems.raise_if_any()
     return prepared
 
 
-def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
+def worker_processes(config: StudyConfig, workers=None) -> int:
+    """How many worker processes a run of this study starts here (1: it trains in its own process)."""
+    try:
+        slots = plan_workers(resolve_devices(config.devices), workers or config.workers, config.trials_per_worker)
+    except Exception:  # noqa: BLE001 - the machine checks said what is wrong
+        return 1
+    return len(slots)
+
+
+def load_study_data(prepared: Prepared, dataset, warn: bool = True, processes: int = 1) -> None:
     """Load the study's data through its dataset plugin, check what it returned, and (translate) make the
-    (condition, target) pairs and their held-out split."""
+    (condition, target) pairs and their held-out split. ``processes``: how many worker processes will each
+    load it too (the memory check counts them)."""
     config, registry = prepared.config, prepared.registry
     channels = config.data.channels or dataset.channels
     options = {**dataset.options, **config.data.options}
@@ -76,7 +88,7 @@ def load_study_data(prepared: Prepared, dataset, warn: bool = True) -> None:
     request = DataRequest(config.data.resolution, channels, config.seed, options, config.base_dir)
     plugin = registry.datasets[dataset.name].plugin
     conditions = None
-    check_memory(dataset, request, file)
+    check_memory(dataset, request, file, processes)
     try:
         loaded = dataset.load(request)
         if isinstance(loaded, Paired):
@@ -140,9 +152,11 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_memory(dataset, request: DataRequest, file) -> None:
+def check_memory(dataset, request: DataRequest, file, processes: int = 1) -> None:
     """Refuse, before loading, data that would not fit in memory: the dataset's ``count`` images as float32
-    (N, C, R, R), ``PEAK_COPIES`` times over while they load. Datasets that cannot count are loaded as is."""
+    (N, C, R, R), ``PEAK_COPIES`` times over while they load, in this process or, with several worker
+    processes, in each of them (loading at once) besides this one's copy. Datasets that cannot count are
+    loaded as is."""
     if dataset.count is None:
         return
     try:
@@ -151,13 +165,15 @@ def check_memory(dataset, request: DataRequest, file) -> None:
         return
     r = request.resolution
     size = n * request.channels * r * r * 4
+    copies = PEAK_COPIES if processes <= 1 else PEAK_COPIES * processes + 1
     free = available_memory()
-    if free is None or size * PEAK_COPIES <= MEMORY_SHARE * free:
+    if free is None or size * copies <= MEMORY_SHARE * free:
         return
+    where = "while loading" if processes <= 1 else f"while {processes} worker processes load it"
     raise StudyConfigError(f"dataset {dataset.name!r} at {r}x{r}: {n:,} images x {request.channels} channel(s) "
-                           f"as float32 take {_gb(size)}, about {_gb(size * PEAK_COPIES)} while loading, more than "
-                           f"{MEMORY_SHARE:.0%} of the {_gb(free)} of memory available; lower data.resolution or "
-                           "use fewer images",
+                           f"as float32 take {_gb(size)}, about {_gb(size * copies)} {where}, more than "
+                           f"{MEMORY_SHARE:.0%} of the {_gb(free)} of memory available; lower data.resolution"
+                           + (" or use fewer images" if processes <= 1 else ", use fewer images or fewer workers"),
                            file=file, key="data.resolution")
 
 
