@@ -230,8 +230,6 @@ def load_config(path, problems: Problems | None = None) -> StudyConfig:
         text = _read_limited(path, file)
     except FileNotFoundError:
         raise StudyConfigError("no such study file", file=file) from None
-    except IsADirectoryError:
-        raise StudyConfigError("is a folder, not a study file", file=file) from None
     except UnicodeDecodeError as exc:
         raise StudyConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
     except OSError as exc:

@@ -85,18 +85,25 @@ def rebuild(cfg, stacklevel: int) -> None:
 
 
 def _new_study(cfg, path) -> optuna.Study:
+    """An empty study for ``cfg`` in a new journal at ``path``, its fingerprint recorded."""
     from gansearch.search._objectives import directions
     from gansearch.store._fingerprint import check_unchanged
 
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line beside the warning
-    try:
-        study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))), study_name=cfg.name,
-                                    directions=directions(cfg))
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+    study = _empty_study(path, cfg.name, directions(cfg))
     check_unchanged(study, cfg)  # records the study's fingerprint
     return study
+
+
+def _empty_study(path, name: str, directions) -> optuna.Study:
+    """A new journal at ``path`` holding one empty study (quietly: no "A new study created" line beside our
+    warning)."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))), study_name=name,
+                                   directions=directions)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -198,17 +205,11 @@ def reconcile(cfg, stacklevel: int) -> None:
 
 def _copy_of_study(study: optuna.Study, path) -> optuna.Study:
     """An empty study in a new journal at ``path`` with ``study``'s name, directions and attributes."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        storage = JournalStorage(JournalFileBackend(str(path)))
-        new = optuna.create_study(storage=storage, study_name=study.study_name, directions=study.directions)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+    new = _empty_study(path, study.study_name, study.directions)
     for key, value in study.user_attrs.items():
         new.set_user_attr(key, value)
     for key, value in study._storage.get_study_system_attrs(study._study_id).items():
-        storage.set_study_system_attr(new._study_id, key, value)
+        new._storage.set_study_system_attr(new._study_id, key, value)
     return new
 
 
